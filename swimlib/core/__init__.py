@@ -1,0 +1,1 @@
+"""Sans-I/O protocol core: membership state, timers as data, gossip queue and scaling rules."""

@@ -1,0 +1,31 @@
+"""The public exception tree: local misuse raises one of these; remote garbage never does."""
+
+from __future__ import annotations
+
+
+class SwimError(Exception):
+    """Base class for every error swimlib raises to its caller."""
+
+
+class ConfigError(SwimError, ValueError):
+    """A configuration value is invalid; the message names the field."""
+
+
+class InvalidKeyError(ConfigError):
+    """An encryption key is malformed (size, base64) or a keyring operation is not allowed."""
+
+
+class NotRunningError(SwimError, RuntimeError):
+    """The operation needs a started cluster (or one that has not been shut down)."""
+
+
+class NoSeedsReachableError(SwimError, ConnectionError):
+    """``join`` could not complete a push/pull with any seed."""
+
+
+class UnknownNodeError(SwimError, LookupError):
+    """A direct message named a node that is not in the member table."""
+
+
+class MessageTooLargeError(SwimError, ValueError):
+    """A payload does not fit the transport it was sent on."""

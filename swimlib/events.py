@@ -1,0 +1,49 @@
+"""Membership events put on ``Cluster.events`` (memberlist's EventDelegate, and a bit more).
+
+Unlike Go's delegate, each event carries the node's state *after* the change, so a graceful
+leave (``NodeState.LEFT``) can be told from a failure (``NodeState.DEAD``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from swimlib.node import Node
+
+
+@dataclass(frozen=True, slots=True)
+class JoinEvent:
+    """A node became alive: new, or back after being dead or having left (NotifyJoin)."""
+
+    node: Node
+
+
+@dataclass(frozen=True, slots=True)
+class LeaveEvent:
+    """A node was declared dead or left gracefully (NotifyLeave); see ``node.state``."""
+
+    node: Node
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateEvent:
+    """A node's metadata changed (NotifyUpdate)."""
+
+    node: Node
+
+
+@dataclass(frozen=True, slots=True)
+class SuspectEvent:
+    """A node is suspected of having failed; it may still refute."""
+
+    node: Node
+
+
+@dataclass(frozen=True, slots=True)
+class AliveEvent:
+    """A suspected node refuted the suspicion and is alive again."""
+
+    node: Node
+
+
+Event = JoinEvent | LeaveEvent | UpdateEvent | SuspectEvent | AliveEvent

@@ -1,0 +1,1 @@
+"""Sockets, threads and clocks: the thin imperative shell around the protocol core."""

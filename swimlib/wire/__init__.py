@@ -1,0 +1,1 @@
+"""Bytes <-> memberlist messages: every byte-compatibility concern lives in this package."""

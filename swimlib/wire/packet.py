@@ -1,0 +1,100 @@
+"""The outer layers of a UDP packet: compression, CRC, encryption, label (``net.go``).
+
+Sending builds message -> compress (only if smaller) -> CRC -> encrypt -> label header.
+Receiving undoes label and encryption here; CRC, compression and compounds are undone by the
+core while it dispatches, because they can nest inside each other.
+"""
+
+from __future__ import annotations
+
+from swimlib.wire import codec
+from swimlib.wire.compression import lzw_compress
+from swimlib.wire.crc import add_crc
+from swimlib.wire.crypto import encrypt_overhead, open_sealed, seal
+from swimlib.wire.errors import DecodeError
+from swimlib.wire.keyring import Keyring
+from swimlib.wire.label import LABEL_TYPE
+from swimlib.wire.messages import Compress
+
+
+class PacketFramer:
+    """Seals outgoing and opens incoming UDP packets for one node's settings."""
+
+    def __init__(
+        self,
+        *,
+        label: bytes = b"",
+        skip_inbound_label_check: bool = False,
+        compression: bool = True,
+        keyring: Keyring | None = None,
+        encrypt_version: int = 1,
+        verify_incoming: bool = True,
+        verify_outgoing: bool = True,
+    ) -> None:
+        self.label = label
+        self.skip_inbound_label_check = skip_inbound_label_check
+        self.compression = compression
+        self.keyring = keyring if keyring is not None else Keyring()
+        self.encrypt_version = encrypt_version
+        self.verify_incoming = verify_incoming
+        self.verify_outgoing = verify_outgoing
+
+    @property
+    def encrypting(self) -> bool:
+        return bool(self.keyring) and self.verify_outgoing
+
+    @property
+    def overhead(self) -> int:
+        """Bytes added around a message: what the core must leave free when packing."""
+        n = 2 + len(self.label) if self.label else 0
+        if self.keyring:
+            n += encrypt_overhead(self.encrypt_version)
+        return n
+
+    def seal(self, data: bytes, crc: bool, nonce: bytes | None) -> bytes:
+        if self.compression:
+            packed = codec.encode(Compress(0, lzw_compress(data)))
+            if len(packed) < len(data):
+                data = packed
+        if crc:
+            data = add_crc(data)
+        if self.encrypting:
+            key = self.keyring.primary_key()
+            if key is None or nonce is None:
+                raise ValueError("encryption needs a primary key and a nonce")
+            data = seal(key, data, nonce, self.label, self.encrypt_version)
+        if self.label:
+            data = bytes((LABEL_TYPE, len(self.label))) + self.label + data
+        return data
+
+    def open(self, packet: bytes) -> bytes:
+        """Strip label and decryption; DecodeError (with a counter key) if the packet is bad."""
+        received: bytes | None = None
+        if packet and packet[0] == LABEL_TYPE:
+            if len(packet) < 2 or packet[1] == 0 or len(packet) < 2 + packet[1]:
+                raise DecodeError("bad_label", "truncated or empty label header")
+            n = packet[1]
+            received = packet[2 : 2 + n]
+            packet = packet[2 + n :]
+        verify_label(received, self.label, self.skip_inbound_label_check)
+        if self.keyring:
+            try:
+                return open_sealed(self.keyring.keys(), packet, self.label)
+            except DecodeError:
+                if self.verify_incoming:
+                    raise
+        return packet
+
+
+def verify_label(received: bytes | None, configured: bytes, skip_check: bool) -> None:
+    """memberlist's inbound label rule; ``received`` is None when there was no label header.
+
+    With ``skip_check`` a labelled packet is refused and an unlabelled one counts as carrying
+    the configured label; otherwise the label must equal the configured one exactly.
+    """
+    if skip_check:
+        if received is not None:
+            raise DecodeError("label_mismatch", "labelled traffic while skipping label checks")
+        return
+    if (received or b"") != configured:
+        raise DecodeError("label_mismatch", repr(received))

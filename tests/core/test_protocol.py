@@ -1,0 +1,328 @@
+"""SwimCore rules with explicit time and seeded randomness (no sockets, no threads)."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from harness import Net, decode_sent
+
+from swimlib.config import Config
+from swimlib.core.effects import PushPullRequest, SendPacket
+from swimlib.core.protocol import MergeRejected, SwimCore
+from swimlib.events import AliveEvent, JoinEvent, LeaveEvent, SuspectEvent, UpdateEvent
+from swimlib.node import NodeState
+from swimlib.wire import codec
+from swimlib.wire.messages import (
+    Ack,
+    Alive,
+    Dead,
+    IndirectPing,
+    Nack,
+    Ping,
+    PushNodeState,
+    PushPull,
+    Suspect,
+)
+
+A = ("127.0.0.1", 9000)
+
+
+def make_core(name: str = "me", **kw: object) -> SwimCore:
+    cfg = Config.local(node_name=name, **kw)
+    return SwimCore(cfg, random.Random(7), 0.0, "127.0.0.1", 7946)
+
+
+def alive(name: str, inc: int = 1, port: int = 9000, meta: bytes = b"") -> Alive:
+    return Alive(inc, name, b"\x7f\x00\x00\x01", port, meta, b"\x01\x05\x02\x00\x00\x00")
+
+
+def sent_msgs(
+    effects: list[object], probes_only: bool = True
+) -> list[tuple[tuple[str, int], object]]:
+    """Messages in SendPacket effects; by default only probe traffic (no gossip)."""
+    out = []
+    for e in effects:
+        if isinstance(e, SendPacket):
+            m = codec.decode(e.data)
+            if isinstance(m, codec.Compound):
+                out.extend((e.addr, codec.decode(p)) for p in m.parts)
+            else:
+                out.append((e.addr, m))
+    if probes_only:
+        out = [(a, m) for a, m in out if isinstance(m, (Ping, Ack, Nack, IndirectPing))]
+    return out
+
+
+def test_ping_is_answered_with_ack_to_source_fields() -> None:
+    core = make_core()
+    eff = core.receive_packet(codec.encode(Ping(42, "me", b"\x7f\x00\x00\x02", 5555, "x")), A, 1.0)
+    msgs = sent_msgs(eff)
+    assert msgs[0] == (("127.0.0.2", 5555), Ack(42))
+
+
+def test_ping_for_another_node_is_dropped() -> None:
+    core = make_core()
+    assert core.receive_packet(codec.encode(Ping(1, "someone-else")), A, 1.0) == []
+    assert core.drops["ping_wrong_node"] == 1
+
+
+def test_unknown_alive_creates_member_and_join_event_and_rebroadcast() -> None:
+    core = make_core()
+    eff = core.receive_packet(codec.encode(alive("b")), A, 1.0)
+    assert [type(e.event) for e in eff if hasattr(e, "event")] == [JoinEvent]
+    assert core.member("b") is not None and core.member("b").state == NodeState.ALIVE
+    assert ("b", 0) in core.broadcasts.pending()
+
+
+def test_alive_with_old_incarnation_is_ignored_and_meta_change_is_update() -> None:
+    core = make_core()
+    core.receive_packet(codec.encode(alive("b", 5)), A, 1.0)
+    assert core.receive_packet(codec.encode(alive("b", 5, meta=b"x")), A, 1.1) == []
+    eff = core.receive_packet(codec.encode(alive("b", 6, meta=b"x")), A, 1.2)
+    assert [type(e.event) for e in eff if hasattr(e, "event")] == [UpdateEvent]
+
+
+def test_alive_with_conflicting_address_is_ignored() -> None:
+    core = make_core()
+    core.receive_packet(codec.encode(alive("b", 1, port=9000)), A, 1.0)
+    assert core.receive_packet(codec.encode(alive("b", 9, port=9999)), A, 1.0) == []
+    assert core.member("b").port == 9000
+    assert core.drops["address_conflict"] == 1
+
+
+def test_left_node_name_can_be_reclaimed_by_new_address() -> None:
+    core = make_core()
+    core.receive_packet(codec.encode(alive("b", 1, port=9000)), A, 1.0)
+    core.receive_packet(codec.encode(Dead(1, "b", "b")), A, 2.0)
+    assert core.member("b").state == NodeState.LEFT
+    eff = core.receive_packet(codec.encode(alive("b", 1, port=9999)), A, 3.0)
+    assert core.member("b").port == 9999
+    assert [type(e.event) for e in eff if hasattr(e, "event")] == [JoinEvent]
+
+
+def test_suspect_about_self_is_refuted_with_higher_incarnation() -> None:
+    # memberlist TestMemberList_SuspectNode_Refute / state_test.go
+    core = make_core()
+    eff = core.receive_packet(codec.encode(Suspect(5, "me", "b")), A, 1.0)
+    assert core.incarnation == 6
+    assert core.local_node().state == NodeState.ALIVE
+    assert core.health_score() == 1
+    assert eff == []  # the refutation is queued for gossip
+    queued = core.broadcasts.get_broadcasts(2, 1400)
+    assert codec.decode(queued[0]) == Alive(6, "me", b"\x7f\x00\x00\x01", 7946, b"", core.vsn)
+
+
+def test_dead_about_self_is_refuted_unless_leaving() -> None:
+    core = make_core()
+    core.receive_packet(codec.encode(Dead(3, "me", "b")), A, 1.0)
+    assert core.incarnation == 4 and core.local_node().state == NodeState.ALIVE
+
+
+def test_suspect_then_timeout_declares_dead() -> None:
+    core = make_core()
+    core.receive_packet(codec.encode(alive("b")), A, 0.0)
+    eff = core.receive_packet(codec.encode(Suspect(1, "b", "c")), A, 0.0)
+    assert [type(e.event) for e in eff if hasattr(e, "event")] == [SuspectEvent]
+    # n=2 members: k=0 confirmations wanted, so the timer runs at the minimum:
+    # suspicion_mult(3) * max(1, log10(2)) * 1 s = 3 s.
+    assert [e for e in core.handle_timers(2.99) if hasattr(e, "event")] == []
+    assert core.member("b").state == NodeState.SUSPECT
+    eff = core.handle_timers(3.0)
+    assert [type(e.event) for e in eff if hasattr(e, "event")] == [LeaveEvent]
+    assert core.member("b").state == NodeState.DEAD
+
+
+def test_alive_with_higher_incarnation_clears_suspicion() -> None:
+    core = make_core()
+    core.receive_packet(codec.encode(alive("b")), A, 0.0)
+    core.receive_packet(codec.encode(Suspect(1, "b", "c")), A, 0.0)
+    eff = core.receive_packet(codec.encode(alive("b", 2)), A, 1.0)
+    assert [type(e.event) for e in eff if hasattr(e, "event")] == [AliveEvent]
+    core.handle_timers(100.0)
+    assert core.member("b").state == NodeState.ALIVE
+
+
+def test_dead_with_from_equal_node_means_left() -> None:
+    core = make_core()
+    core.receive_packet(codec.encode(alive("b")), A, 0.0)
+    eff = core.receive_packet(codec.encode(Dead(1, "b", "b")), A, 1.0)
+    ev = [e.event for e in eff if hasattr(e, "event")]
+    assert isinstance(ev[0], LeaveEvent) and ev[0].node.state == NodeState.LEFT
+
+
+def test_old_dead_is_ignored() -> None:
+    core = make_core()
+    core.receive_packet(codec.encode(alive("b", 5)), A, 0.0)
+    core.receive_packet(codec.encode(Dead(4, "b", "c")), A, 1.0)
+    assert core.member("b").state == NodeState.ALIVE
+
+
+def test_indirect_ping_is_relayed_and_ack_forwarded() -> None:
+    core = make_core()
+    ind = IndirectPing(77, b"\x7f\x00\x00\x03", 9003, "t", True, b"\x7f\x00\x00\x02", 9002, "r")
+    msgs = sent_msgs(core.receive_packet(codec.encode(ind), A, 1.0))
+    ((addr, ping),) = msgs
+    assert addr == ("127.0.0.3", 9003) and isinstance(ping, Ping) and ping.node == "t"
+    msgs = sent_msgs(core.receive_packet(codec.encode(Ack(ping.seq_no)), addr, 1.05))
+    assert msgs == [(("127.0.0.2", 9002), Ack(77))]
+    assert sent_msgs(core.handle_timers(5.0)) == []  # no nack after an ack
+
+
+def test_indirect_ping_sends_nack_after_probe_timeout() -> None:
+    core = make_core()
+    ind = IndirectPing(77, b"\x7f\x00\x00\x03", 9003, "t", True, b"\x7f\x00\x00\x02", 9002, "r")
+    core.receive_packet(codec.encode(ind), A, 1.0)
+    assert sent_msgs(core.handle_timers(1.19)) == []
+    assert sent_msgs(core.handle_timers(1.2)) == [(("127.0.0.2", 9002), Nack(77))]
+
+
+def test_probe_ack_keeps_member_alive_and_lowers_health() -> None:
+    net = Net()
+    a, b = net.add("a"), net.add("b")
+    net.join(b, a)
+    a.awareness.apply_delta(2)
+    net.run_until(5.0)
+    assert a.member("b").state == NodeState.ALIVE
+    assert a.health_score() == 0
+    pings = [m for _, _, m in decode_sent(net) if isinstance(m, Ping)]
+    assert pings, "a probe must have been sent"
+
+
+def test_probe_failure_goes_indirect_then_suspect_then_dead() -> None:
+    net = Net()
+    a, b, c = net.add("a"), net.add("b"), net.add("c")
+    net.join(b, a)
+    net.join(c, a)
+    net.run_until(3.0)
+    assert all(net.state(x, "c") == NodeState.ALIVE for x in (a, b))
+    net.crashed.add(net.addr(c))
+    net.run_until(14.0)
+    assert net.state(a, "c") == NodeState.DEAD and net.state(b, "c") == NodeState.DEAD
+    kinds = set()
+    for _, _, data in net.sent:
+        m = codec.decode(data[5:] if data[0] == 12 else data)
+        parts = m.parts if isinstance(m, codec.Compound) else ()
+        kinds |= {type(codec.decode(p)).__name__ for p in parts} | {type(m).__name__}
+    assert {"IndirectPing", "Suspect", "Dead"} <= kinds
+
+
+def test_indirect_probe_rescues_node_behind_one_way_block() -> None:
+    net = Net()
+    a, b, c = net.add("a"), net.add("b"), net.add("c")
+    net.join(b, a)
+    net.join(c, a)
+    net.run_until(2.0)
+    net.blocked.add((net.addr(a), net.addr(c)))  # a cannot reach c directly, b can
+    net.run_until(30.0)
+    assert net.state(a, "c") == NodeState.ALIVE
+    relayed = [m for s, d, m in decode_sent(net) if isinstance(m, IndirectPing)]
+    assert relayed, "a must have asked for an indirect probe"
+
+
+def test_graceful_leave_is_seen_as_left() -> None:
+    net = Net()
+    a, b, c = net.add("a"), net.add("b"), net.add("c")
+    net.join(b, a)
+    net.join(c, a)
+    net.run_until(3.0)
+    wait, eff = c.leave(net.now)
+    assert wait
+    net.apply(c, eff)
+    net.run_until(6.0)
+    assert net.state(a, "c") == NodeState.LEFT and net.state(b, "c") == NodeState.LEFT
+    assert c.left
+
+
+def test_leave_alone_needs_no_wait() -> None:
+    core = make_core()
+    wait, _ = core.leave(1.0)
+    assert not wait and core.local_node().state == NodeState.LEFT
+
+
+def test_push_pull_merge_rules() -> None:
+    core = make_core()
+    vsn = b"\x01\x05\x02\x00\x00\x00"
+    a = b"\x7f\x00\x00\x01"
+    remote = PushPull(
+        False,
+        (
+            PushNodeState("x", a, 1, b"", 3, 0, vsn),  # alive -> join
+            PushNodeState("y", a, 2, b"", 1, 0, vsn),
+            PushNodeState("z", a, 3, b"", 1, 3, vsn),  # left: unknown, ignored
+            PushNodeState("me", a, 7946, b"", 9, 1, vsn),  # suspect about us -> refute
+        ),
+    )
+    core.merge_remote_state(remote, 1.0)
+    assert core.member("x").state == NodeState.ALIVE and core.member("x").incarnation == 3
+    assert core.member("z") is None
+    assert core.incarnation == 10
+    # dead in push/pull is only a suspicion (push/pull never kills directly)
+    core.merge_remote_state(PushPull(False, (PushNodeState("x", a, 1, b"", 3, 2, vsn),)), 2.0)
+    assert core.member("x").state == NodeState.SUSPECT
+    core.merge_remote_state(PushPull(False, (PushNodeState("y", a, 2, b"", 1, 3, vsn),)), 2.0)
+    assert core.member("y").state == NodeState.LEFT
+
+
+def test_push_pull_port_zero_means_our_port() -> None:
+    core = make_core()
+    vsn = b"\x01\x05\x02\x00\x00\x00"
+    core.merge_remote_state(
+        PushPull(False, (PushNodeState("x", b"\x7f\x00\x00\x01", 0, b"", 1, 0, vsn),)), 1.0
+    )
+    assert core.member("x").port == 7946
+
+
+def test_push_pull_with_incompatible_delegate_version_is_rejected() -> None:
+    core = make_core()
+    bad = PushNodeState("x", b"\x7f\x00\x00\x01", 1, b"", 1, 0, b"\x01\x05\x02\x02\x05\x05")
+    with pytest.raises(MergeRejected):
+        core.merge_remote_state(PushPull(False, (bad,)), 1.0)
+    assert core.member("x") is None
+
+
+def test_broadcasts_piggyback_on_acks_and_respect_retransmit_limit() -> None:
+    core = make_core()
+    core.receive_packet(codec.encode(alive("b")), A, 0.0)
+    # n=2, retransmit_mult=2 -> limit 2*ceil(log10(3)) = 2 transmissions
+    counts = 0
+    for i in range(5):
+        eff = core.receive_packet(codec.encode(Ping(i, "me")), A, 1.0)
+        for _, m in sent_msgs(eff, probes_only=False):
+            if isinstance(m, Alive) and m.node == "b":
+                counts += 1
+    assert counts == 2
+
+
+def test_suspect_target_gets_buddy_compound() -> None:
+    net = Net()
+    a, b = net.add("a"), net.add("b")
+    net.join(b, a)
+    a.receive_packet(codec.encode(Suspect(1, "b", "zz")), A, net.now)
+    net.sent.clear()
+    net.run_until(net.now + 3.0)
+    buddy = []
+    for s, d, data in net.sent:
+        if s == net.addr(a) and d == net.addr(b):
+            m = codec.decode(data[5:] if data[0] == 12 else data)
+            if isinstance(m, codec.Compound):
+                buddy.append([type(codec.decode(p)).__name__ for p in m.parts])
+    assert ["Ping", "Suspect"] in buddy
+    assert net.state(a, "b") == NodeState.ALIVE  # b refuted
+
+
+def test_periodic_push_pull_targets_alive_peer() -> None:
+    core = make_core(push_pull_interval=5.0)
+    core.receive_packet(codec.encode(alive("b")), A, 0.0)
+    eff = core.handle_timers(11.0)
+    assert any(isinstance(e, PushPullRequest) and e.addr == A for e in eff)
+
+
+def test_garbage_packets_are_counted_not_raised() -> None:
+    core = make_core()
+    rnd = random.Random(3)
+    for _ in range(2000):
+        data = bytes(rnd.getrandbits(8) for _ in range(rnd.randrange(0, 60)))
+        core.receive_packet(data, A, 1.0)
+    assert sum(core.drops.values()) > 0
+    assert core.local_node().state == NodeState.ALIVE
