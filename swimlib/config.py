@@ -58,6 +58,9 @@ class Config:
     tcp_timeout: float = 10.0
     indirect_checks: int = 3
     retransmit_mult: int = 4
+    # User broadcasts have no anti-entropy backstop, so by default they are sent twice as
+    # often as membership updates (0 means 2 * retransmit_mult).
+    broadcast_retransmit_mult: int = 0
     suspicion_mult: int = 4
     suspicion_max_timeout_mult: int = 6
     push_pull_interval: float = 30.0
@@ -178,6 +181,7 @@ class Config:
         )
         for name in ("delegate_protocol_version", "delegate_protocol_min", "delegate_protocol_max"):
             _check_int(name, getattr(self, name), 0, 255)
+        _check_int("broadcast_retransmit_mult", self.broadcast_retransmit_mult, 0, 1 << 16)
         for name in ("indirect_checks", "gossip_nodes"):
             _check_int(name, getattr(self, name), 0, 1 << 16)
         for name in (

@@ -612,7 +612,7 @@ exactly the bytes memberlist hands to the transport: every UDP packet, and
 for each TCP connection everything each side wrote (label header,
 encryption frame, compression and CRC included).
 
-Regenerate (about a minute; no real network is used):
+Regenerate (about 25 seconds; no real network is used):
 
     cd interop && go build -o bin/capture ./capture && ./bin/capture
 
@@ -623,8 +623,10 @@ Fixed settings:
 
 * Nodes node-a, node-b, node-c at 127.0.0.1:7001, :7002, :7003 (in-memory
   only); encrypt_v0_pv1 uses node-p 127.0.0.2:7001 and node-q 127.0.0.3:7001.
-* Keys: the first 16, 24 or 32 bytes of 00 01 02 ... 1f
-  (000102030405060708090a0b0c0d0e0f[1011121314151617[18191a1b1c1d1e1f]]).
+* Keys: bytes 00 01 02 ... (n-1) for n = 16, 24, 32, i.e.
+  000102030405060708090a0b0c0d0e0f (AES-128),
+  000102030405060708090a0b0c0d0e0f1011121314151617 (AES-192),
+  000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f (AES-256).
 * Label (where used): %q.
 * memberlist DefaultLocalConfig with ProbeInterval 200ms, ProbeTimeout 100ms,
   GossipInterval 50ms, TCPTimeout 1s, PushPullInterval 600ms or off,
@@ -633,12 +635,13 @@ Fixed settings:
 
 Each record:
 
-* scenario, transport ("udp" or "tcp"), direction ("sender->receiver");
+* scenario, transport ("udp" or "tcp"), direction ("sender->receiver"),
+  role (tcp only: "dialer" or "listener", i.e. who wrote these bytes);
 * hex: the bytes, outermost layer first;
 * config: the *sender's* compression, label, key_hex ("" = none) and
   protocol_version, i.e. what is needed to undo the layers;
-* note: for tcp whether the dialer or the listener wrote it, whether the
-  packet was dropped by fault injection, and the scenario description;
+* note: the role again in words, whether the packet was dropped by fault
+  injection (also in "dropped"), and the scenario description;
 * shape, messages, decode_error: our own decoding (interop/internal/wire),
   a convenience for tests; the hex is the ground truth. shape lists the
   layers outermost first, then the set of leaf message types.

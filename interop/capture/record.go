@@ -58,6 +58,7 @@ type jsonRecord struct {
 	Scenario  string           `json:"scenario"`
 	Transport string           `json:"transport"`
 	Direction string           `json:"direction"`
+	Role      string           `json:"role,omitempty"`
 	Hex       string           `json:"hex"`
 	Config    recConfig        `json:"config"`
 	Note      string           `json:"note"`
@@ -152,6 +153,7 @@ func selectAndWrite(path string, recs []record, samples int, notes map[string]st
 			Scenario:  r.Scenario,
 			Transport: r.Transport,
 			Direction: r.From + "->" + r.To,
+			Role:      r.Role,
 			Hex:       h,
 			Config:    r.Config,
 			Note:      recordNote(r, notes[r.Scenario]),

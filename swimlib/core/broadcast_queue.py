@@ -15,13 +15,23 @@ packet (spec section 5.6):
 Data structure. Go keeps one B-tree ordered by (transmits asc, length desc, id desc). Here each
 transmit count ``t`` has a *tier*: two parallel Python lists, ``keys[t]`` (ints, ascending) and
 ``items[t]`` (the :class:`Broadcast` objects), where ``key = len(message) << 64 | id``. Packing
-(length, id) into one int makes ``bisect`` compare machine-fast ints instead of tuples, and
-"largest message that fits, newest among equals" becomes a single ``bisect_left`` for
-``(free + 1) << 64`` minus one. After a take, the next candidate in the same tier can only lie
-to the left, so the search bound shrinks as well. Removal and insertion are a bisect plus a
-list memmove, which for thousands of entries is far cheaper than a pure-Python balanced tree.
-Tiers are indexed by transmit count in a plain list (at most a few dozen). An item counter makes
-:meth:`get_broadcasts` on an empty queue a single integer test.
+(length, id) into one int lets ``bisect`` compare single ints instead of tuples, and "largest
+message that fits, newest among equals" is the key just left of ``bisect_left((free + 1) << 64)``.
+Tiers are indexed by transmit count in a plain list (a few dozen at most). Removal and insertion
+are a bisect plus a list memmove, far cheaper in CPython than a pure-Python balanced tree for
+queues of thousands. Fast paths for the hot cases:
+
+* empty queue: one integer test, ``num_nodes`` is not even called;
+* a tier whose entries all fit (``count * (overhead + largest) <= free``, the usual near-empty
+  case) is taken whole, in one slice, and its lists are handed to tier ``t + 1`` as they are
+  when that tier is empty, so no per-item bisect or insert happens at all;
+* otherwise the largest remaining entry is checked before bisecting, and after each take the
+  search bound shrinks to the left of it (everything to its right was already too big), and
+  taking from the right end of a list moves no memory.
+
+Ids grow for as long as the queue holds anything and restart when it empties (Go restarts its
+id generator at the same point, but also mid-selection, which can briefly make a newer broadcast
+look older than a re-inserted one; here ``newest`` always means most recently queued).
 
 Callbacks: every ``on_done`` runs after the queue is back in a consistent state, so a callback
 may safely call :meth:`TransmitLimitedQueue.queue` again.
@@ -97,20 +107,6 @@ class TransmitLimitedQueue:
         """Number of queued broadcasts (``NumQueued``)."""
         return self._count
 
-    def _insert(self, b: Broadcast) -> None:
-        """Put ``b`` into the tier for its transmit count, keeping the tier sorted."""
-        t = b.transmits
-        keys = self._keys
-        while len(keys) <= t:
-            keys.append([])
-            self._items.append([])
-        tier_keys = keys[t]
-        key = (len(b.message) << _ID_BITS) | b.id
-        i = bisect_left(tier_keys, key)
-        tier_keys.insert(i, key)
-        self._items[t].insert(i, b)
-        self._count += 1
-
     def _remove(self, b: Broadcast) -> None:
         """Take ``b`` out of its tier (not out of the name index)."""
         t = b.transmits
@@ -146,7 +142,13 @@ class TransmitLimitedQueue:
             if old is not None:
                 self._remove(old)
             self._names[name] = b
-        self._insert(b)
+        # New broadcasts go into tier 0, which always exists (it is never dropped).
+        tier_keys = self._keys[0]
+        key = (len(message) << _ID_BITS) | b.id
+        i = bisect_left(tier_keys, key)
+        tier_keys.insert(i, key)
+        self._items[0].insert(i, b)
+        self._count += 1
         if old is not None and old.on_done is not None:
             old.on_done()
 

@@ -40,14 +40,9 @@ from swimlib.core.suspicion import Suspicion
 from swimlib.events import AliveEvent, JoinEvent, LeaveEvent, SuspectEvent, UpdateEvent
 from swimlib.node import Node, NodeState
 from swimlib.wire import codec
-from swimlib.wire.compression import lzw_decompress
-from swimlib.wire.crc import strip_crc
-from swimlib.wire.errors import DecodeError
 from swimlib.wire.messages import (
     Ack,
     Alive,
-    Compound,
-    Compress,
     Dead,
     ErrResp,
     IndirectPing,
@@ -59,11 +54,10 @@ from swimlib.wire.messages import (
     User,
     WireState,
 )
+from swimlib.wire.packet import unpack_messages
 
 log = logging.getLogger("swimlib.core")
 
-MAX_NESTING = 4  # compound/compress nesting accepted on input (Go has no limit; we need one)
-MAX_DECOMPRESSED = 40 * 1024 * 1024
 
 # Timer kinds, in the heap as (deadline, seq, kind, key).
 _T_PROBE_TICK = 0
@@ -150,7 +144,9 @@ class SwimCore:
         )
         self.awareness = Awareness(config.awareness_max_multiplier)
         self.broadcasts = TransmitLimitedQueue(config.retransmit_mult, self._num_nodes_fn)
-        self.user_broadcasts = TransmitLimitedQueue(config.retransmit_mult, self._num_nodes_fn)
+        self.user_broadcasts = TransmitLimitedQueue(
+            config.broadcast_retransmit_mult or 2 * config.retransmit_mult, self._num_nodes_fn
+        )
         self.drops: dict[str, int] = {}
         self.leaving = False
         self.left = False
@@ -502,44 +498,12 @@ class SwimCore:
 
     def receive_packet(self, data: bytes, addr: Addr, now: float) -> list[Effect]:
         """A UDP payload, label and encryption already removed by the driver."""
-        try:
-            data = strip_crc(data)
-        except DecodeError as err:
+        msgs, errors = unpack_messages(data)
+        for err in errors:
             self._drop(err.reason)
-            return self._flush()
-        self._dispatch(data, addr, now, 0)
+        for msg in msgs:
+            self.handle_message(msg, addr, now)
         return self._flush()
-
-    def _dispatch(self, data: bytes, addr: Addr, now: float, depth: int) -> None:
-        try:
-            msg = codec.decode(data)
-        except DecodeError as err:
-            self._drop(err.reason)
-            return
-        if isinstance(msg, Compound):
-            if depth >= MAX_NESTING:
-                self._drop("nesting_too_deep")
-                return
-            if msg.truncated:
-                self._drop("compound_truncated")
-            for part in msg.parts:
-                self._dispatch(part, addr, now, depth + 1)
-            return
-        if isinstance(msg, Compress):
-            if depth >= MAX_NESTING:
-                self._drop("nesting_too_deep")
-                return
-            if msg.algo != 0:
-                self._drop("unknown_compression")
-                return
-            try:
-                inner = lzw_decompress(msg.buf, MAX_DECOMPRESSED)
-            except DecodeError as err:
-                self._drop(err.reason)
-                return
-            self._dispatch(inner, addr, now, depth + 1)
-            return
-        self.handle_message(msg, addr, now)
 
     def handle_message(self, msg: Message, addr: Addr, now: float) -> None:
         """Dispatch one decoded UDP message (``handleCommand``)."""

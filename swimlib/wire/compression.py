@@ -33,9 +33,10 @@ _TABLE_FULL = 4096  # 12-bit codes: the decoder stops defining entries at this t
 # before the check fires; the final length is checked exactly.
 _CHECK_EVERY_WORDS = 256
 
+_LITERALS: tuple[bytes, ...] = tuple(bytes((i,)) for i in range(256))
 # Decoder table template: literals expand to themselves; CLEAR and EOF are ``None`` markers so
 # the hot path needs a single ``is None`` test to spot them.
-_BASE_TABLE: list[bytes | None] = [bytes((i,)) for i in range(256)] + [None, None]
+_BASE_TABLE: list[bytes | None] = [*_LITERALS, None, None]
 
 _WORD_TYPECODE = next(t for t in ("I", "L") if array(t).itemsize == 4)
 
@@ -135,10 +136,11 @@ def lzw_decompress(data: bytes, max_size: int = DEFAULT_MAX_DECOMPRESSED) -> byt
     ``DecodeError("decompressed_too_large")``; the check runs while decoding, so a
     decompression bomb is stopped early instead of filling memory.
     """
-    view = memoryview(data)
-    total_bits = len(view) * 8
-    pad = -len(view) % 4
-    raw = bytes(view) + bytes(pad) if pad else bytes(view)
+    raw = bytes(data)
+    total_bits = len(raw) * 8
+    pad = -len(raw) % 4
+    if pad:
+        raw += bytes(pad)  # zero bits can only read as literal 0, never as a false EOF
     words = array(_WORD_TYPECODE)
     words.frombytes(raw)
     if sys.byteorder == "big":
@@ -146,8 +148,7 @@ def lzw_decompress(data: bytes, max_size: int = DEFAULT_MAX_DECOMPRESSED) -> byt
 
     table = _BASE_TABLE[:]
     table_append = table.append
-    out: list[bytes] = []
-    out_append = out.append
+    out = bytearray()
     # ``n`` is the number of defined codes (== len(table), Go's ``hi``) except right after a
     # CLEAR or at the start, where it is -1 so that the first code falls through to the cold
     # branch: that code must be a literal (or CLEAR/EOF) and defines nothing.
@@ -158,8 +159,6 @@ def lzw_decompress(data: bytes, max_size: int = DEFAULT_MAX_DECOMPRESSED) -> byt
     prev = b""  # expansion of the previous code
     bits = 0
     nbits = 0
-    produced = 0
-    checked = 0  # len(out) already counted into ``produced``
     word_index = 0
     n_words = len(words)
     while word_index < n_words:
@@ -183,13 +182,7 @@ def lzw_decompress(data: bytes, max_size: int = DEFAULT_MAX_DECOMPRESSED) -> byt
                             mask = 0x1FF
                             limit = 512
                             continue
-                        # EOF: Go would have needed real input bytes for every bit of it.
-                        if word_index * 32 - nbits > total_bits:
-                            raise DecodeError("decompress_failed", "truncated before EOF")
-                        produced += sum(map(len, out[checked:]))
-                        if produced > max_size:
-                            raise _too_large(max_size)
-                        return b"".join(out)
+                        return _finish(out, word_index * 32 - nbits, total_bits, max_size)
                     table_append(prev + entry[:1])
                 elif code == n:
                     # KwKwK: the code being defined right now.
@@ -199,17 +192,15 @@ def lzw_decompress(data: bytes, max_size: int = DEFAULT_MAX_DECOMPRESSED) -> byt
                     # First code after CLEAR (or at the start): Go's decoder permits a
                     # literal, CLEAR or EOF here and defines no entry.
                     if code == _EOF:
-                        if word_index * 32 - nbits > total_bits:
-                            raise DecodeError("decompress_failed", "truncated before EOF")
-                        return b"".join(out)
+                        return _finish(out, word_index * 32 - nbits, total_bits, max_size)
                     if code != _CLEAR:
-                        prev = table[code]  # type: ignore[assignment]
-                        out_append(prev)
+                        prev = _LITERALS[code]
+                        out += prev
                         n = 258
                     continue
                 else:
                     raise DecodeError("decompress_failed", f"invalid code {code}")
-                out_append(entry)
+                out += entry
                 prev = entry
                 n += 1
                 if n == limit:
@@ -222,15 +213,22 @@ def lzw_decompress(data: bytes, max_size: int = DEFAULT_MAX_DECOMPRESSED) -> byt
                         # nothing more until a CLEAR. ``n`` now only grows past 4096, so no
                         # code can be KwKwK; appends go nowhere.
                         table_append = _discard
-        produced += sum(map(len, out[checked:]))
-        checked = len(out)
-        if produced > max_size:
+        if len(out) > max_size:
             raise _too_large(max_size)
     raise DecodeError("decompress_failed", "no EOF code")
 
 
 def _discard(_entry: bytes | None) -> None:
     """Stands in for ``table.append`` once the code table is full."""
+
+
+def _finish(out: bytearray, used_bits: int, total_bits: int, max_size: int) -> bytes:
+    """Checks at EOF: Go reads whole bytes, so the EOF code must lie within the real input."""
+    if used_bits > total_bits:
+        raise DecodeError("decompress_failed", "truncated before EOF")
+    if len(out) > max_size:
+        raise _too_large(max_size)
+    return bytes(out)
 
 
 def _too_large(max_size: int) -> DecodeError:

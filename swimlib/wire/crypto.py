@@ -87,8 +87,7 @@ def open_sealed(keys: Sequence[bytes], data: bytes, aad: bytes) -> bytes:
 
     Keys are tried in ring order (primary first). Errors: ``too_short``,
     ``bad_encrypt_version`` (above 1), ``decrypt_failed`` (no key authenticates, or no keys),
-    ``bad_padding`` (version 0 pad length larger than the plaintext: only a sender holding the
-    key can produce this, and Go would panic on it).
+    ``bad_padding`` (version 0 plaintext that is not whole blocks with valid PKCS#7 padding).
     """
     if not data:
         raise DecodeError("too_short", "empty encrypted payload")
@@ -110,13 +109,7 @@ def open_sealed(keys: Sequence[bytes], data: bytes, aad: bytes) -> bytes:
             plain: bytes = cipher.decrypt_and_verify(ct, tag)
         except ValueError:  # MAC check failed: try the next key
             continue
-        if version == 0:
-            # Like Go, drop as many bytes as the last one says without checking the others.
-            pad = plain[-1]
-            if pad > len(plain):
-                raise DecodeError("bad_padding", str(pad))
-            plain = plain[: len(plain) - pad]
-        return plain
+        return _unpad(plain) if version == 0 else plain
     raise DecodeError("decrypt_failed", f"none of {len(keys)} keys could decrypt")
 
 
@@ -158,6 +151,20 @@ def open_stream_payload(
     if size != len(sealed):
         raise DecodeError("bad_stream_header", f"length {size}, got {len(sealed)} bytes")
     return open_sealed(keys, sealed, bytes(header5) + label)
+
+
+def _unpad(plain: bytes) -> bytes:
+    """Strip version-0 padding, checking it fully (stricter than Go, which only drops bytes).
+
+    The version byte is outside the AEAD, so flipping a version-1 packet to 0 still
+    authenticates; Go then silently cuts the message short (or panics). Go's own version-0
+    packets always carry whole blocks of valid padding, so checking it costs no compatibility
+    and turns most such tampering into a drop.
+    """
+    pad = plain[-1] if plain else 0
+    if not 1 <= pad <= _BLOCK or len(plain) % _BLOCK or plain[-pad:] != bytes((pad,)) * pad:
+        raise DecodeError("bad_padding", f"{len(plain)}-byte plaintext, pad byte {pad}")
+    return plain[:-pad]
 
 
 def _stream_header(size: int) -> bytes:

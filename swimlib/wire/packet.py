@@ -8,13 +8,13 @@ core while it dispatches, because they can nest inside each other.
 from __future__ import annotations
 
 from swimlib.wire import codec
-from swimlib.wire.compression import lzw_compress
-from swimlib.wire.crc import add_crc
+from swimlib.wire.compression import lzw_compress, lzw_decompress
+from swimlib.wire.crc import add_crc, strip_crc
 from swimlib.wire.crypto import encrypt_overhead, open_sealed, seal
 from swimlib.wire.errors import DecodeError
 from swimlib.wire.keyring import Keyring
 from swimlib.wire.label import LABEL_TYPE
-from swimlib.wire.messages import Compress
+from swimlib.wire.messages import Compound, Compress, Message
 
 
 class PacketFramer:
@@ -98,3 +98,51 @@ def verify_label(received: bytes | None, configured: bytes, skip_check: bool) ->
         return
     if (received or b"") != configured:
         raise DecodeError("label_mismatch", repr(received))
+
+
+MAX_NESTING = 4  # compound/compress nesting accepted (Go has no limit; a bound is safer)
+MAX_DECOMPRESSED = 40 * 1024 * 1024
+
+
+def unpack_messages(data: bytes) -> tuple[list[Message], list[DecodeError]]:
+    """Undo CRC, compression and compounds: the messages inside a packet, plus the errors.
+
+    Complete parts before a bad one are kept, as memberlist does; every problem is returned
+    as a :class:`DecodeError` so the caller can count it.
+    """
+    out: list[Message] = []
+    errors: list[DecodeError] = []
+    try:
+        data = strip_crc(data)
+    except DecodeError as err:
+        return out, [err]
+    _unpack(data, 0, out, errors)
+    return out, errors
+
+
+def _unpack(data: bytes, depth: int, out: list[Message], errors: list[DecodeError]) -> None:
+    try:
+        msg = codec.decode(data)
+    except DecodeError as err:
+        errors.append(err)
+        return
+    if isinstance(msg, (Compound, Compress)) and depth >= MAX_NESTING:
+        errors.append(DecodeError("nesting_too_deep"))
+        return
+    if isinstance(msg, Compound):
+        if msg.truncated:
+            errors.append(DecodeError("compound_truncated"))
+        for part in msg.parts:
+            _unpack(part, depth + 1, out, errors)
+    elif isinstance(msg, Compress):
+        if msg.algo != 0:
+            errors.append(DecodeError("unknown_compression", str(msg.algo)))
+            return
+        try:
+            inner = lzw_decompress(msg.buf, MAX_DECOMPRESSED)
+        except DecodeError as err:
+            errors.append(err)
+            return
+        _unpack(inner, depth + 1, out, errors)
+    else:
+        out.append(msg)

@@ -56,3 +56,7 @@ def test_max_one_never_scales() -> None:
 def test_rejects_max_below_one() -> None:
     with pytest.raises(ValueError):
         Awareness(0)
+
+
+def test_repr() -> None:
+    assert repr(Awareness(8)) == "Awareness(score=0, max_multiplier=8)"

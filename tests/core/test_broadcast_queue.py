@@ -431,3 +431,10 @@ def test_queue_properties_and_model(
     q.reset()
     assert all(c == 1 for c in done.values())
     assert len(done) == serial  # every broadcast finished exactly once, one way or another
+
+
+def test_reprs() -> None:
+    q = TransmitLimitedQueue(3, lambda: 1)
+    q.queue(b"a")
+    assert q.retransmit_mult == 3
+    assert repr(q) == "TransmitLimitedQueue(retransmit_mult=3, queued=1)"

@@ -106,3 +106,7 @@ def test_floor_is_to_whole_milliseconds() -> None:
     for i in range(23):
         assert s.confirm(f"n{i}", 0.0)
     assert s.timeout == 5.123
+
+
+def test_repr() -> None:
+    assert "confirmations=0" in repr(lan())
