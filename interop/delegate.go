@@ -3,19 +3,31 @@ package main
 import (
 	"encoding/base64"
 	"encoding/binary"
+	"math/rand/v2"
 	"sync"
 	"unicode/utf8"
 
 	"github.com/hashicorp/memberlist"
 )
 
-// swimlib wraps topic messages in an envelope: F5 'S' 'W' 'L' 01, u16 BE
-// topic length, topic, u16 BE origin length, origin node name, payload.
+// swimlib wraps topic messages in an envelope (docs/envelope.md): F5 'S' 'W'
+// 'L' 01, flags (bit 0 = broadcast), u64 BE message id, u16 BE topic length,
+// topic, u16 BE origin length, origin node name, payload.
 var envelopeMagic = []byte{0xF5, 'S', 'W', 'L', 0x01}
 
-func wrapEnvelope(topic, origin string, payload []byte) []byte {
-	b := make([]byte, 0, len(envelopeMagic)+4+len(topic)+len(origin)+len(payload))
+const envelopeBroadcast = 0x01
+
+func wrapEnvelope(topic, origin string, payload []byte, broadcast bool) []byte {
+	b := make([]byte, 0, len(envelopeMagic)+13+len(topic)+len(origin)+len(payload))
 	b = append(b, envelopeMagic...)
+	var id uint64
+	flags := byte(0)
+	if broadcast {
+		flags = envelopeBroadcast
+		id = rand.Uint64() | 1 // non-zero: receivers deduplicate by origin and id
+	}
+	b = append(b, flags)
+	b = binary.BigEndian.AppendUint64(b, id)
 	b = binary.BigEndian.AppendUint16(b, uint16(len(topic)))
 	b = append(b, topic...)
 	b = binary.BigEndian.AppendUint16(b, uint16(len(origin)))
@@ -26,10 +38,10 @@ func wrapEnvelope(topic, origin string, payload []byte) []byte {
 // unwrapEnvelope returns ok=false for anything that is not a complete
 // envelope; such messages are reported as raw.
 func unwrapEnvelope(b []byte) (topic, origin string, payload []byte, ok bool) {
-	if len(b) < len(envelopeMagic) || string(b[:len(envelopeMagic)]) != string(envelopeMagic) {
+	if len(b) < len(envelopeMagic)+9 || string(b[:len(envelopeMagic)]) != string(envelopeMagic) {
 		return "", "", nil, false
 	}
-	rest := b[len(envelopeMagic):]
+	rest := b[len(envelopeMagic)+9:]
 	field := func() ([]byte, bool) {
 		if len(rest) < 2 {
 			return nil, false
@@ -44,7 +56,7 @@ func unwrapEnvelope(b []byte) (topic, origin string, payload []byte, ok bool) {
 	}
 	t, ok1 := field()
 	o, ok2 := field()
-	if !ok1 || !ok2 {
+	if !ok1 || !ok2 || len(t) == 0 {
 		return "", "", nil, false
 	}
 	return lossy(t), lossy(o), rest, true

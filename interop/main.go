@@ -475,7 +475,7 @@ func (p *peer) payload(c *command) ([]byte, error) {
 		return nil, errors.New("payload or payload_b64 required")
 	}
 	if c.Topic != nil {
-		b = wrapEnvelope(*c.Topic, p.conf.Name, b)
+		b = wrapEnvelope(*c.Topic, p.conf.Name, b, c.Cmd == "broadcast")
 	}
 	return b, nil
 }

@@ -49,8 +49,10 @@ def make_cluster() -> Iterator[Callable[..., list[swimlib.Cluster]]]:
     created: list[swimlib.Cluster] = []
 
     def make(n: int, **overrides: Any) -> list[swimlib.Cluster]:
-        nodes = [swimlib.Cluster(fast_config(f"n{len(created) + i}", **overrides)).start()
-                 for i in range(n)]
+        nodes = [
+            swimlib.Cluster(fast_config(f"n{len(created) + i}", **overrides)).start()
+            for i in range(n)
+        ]
         created.extend(nodes)
         seed = f"127.0.0.1:{nodes[0].port}"
         for c in nodes[1:]:

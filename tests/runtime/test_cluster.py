@@ -30,7 +30,8 @@ def test_broadcast_with_topic_reaches_every_node_once(
     nodes = make_cluster(6)
     wait_until(lambda: all(len(c.alive_members()) == 6 for c in nodes), 20, "convergence")
     inbox: dict[str, list[tuple[str | None, str | None, bytes]]] = {
-        c.config.node_name: [] for c in nodes}
+        c.config.node_name: [] for c in nodes
+    }
     for c in nodes:
         box = inbox[c.config.node_name]
         c.on_message(lambda s, t, p, box=box: box.append((s.name if s else None, t, p)))
@@ -104,8 +105,11 @@ def test_meta_update_reaches_peers_as_update_event(
 ) -> None:
     a, b = make_cluster(2)
     a.update_meta(b"role=web")
-    wait_until(lambda: any(m.name == a.config.node_name and m.meta == b"role=web"
-                           for m in b.members()), 10, "meta update")
+    wait_until(
+        lambda: any(m.name == a.config.node_name and m.meta == b"role=web" for m in b.members()),
+        10,
+        "meta update",
+    )
     kinds = []
     while not b.events.empty():
         ev = b.events.get_nowait()
@@ -123,8 +127,14 @@ def test_refutes_false_suspicion(make_cluster: Callable[..., list[swimlib.Cluste
 
     engine.send_packet(b.address, codec.encode(Suspect(before, b.config.node_name, "n0")), False)
     wait_until(lambda: b.local_node.incarnation > before, 5, "refutation")
-    wait_until(lambda: any(m.name == b.config.node_name and m.incarnation > before
-                           and m.state == NodeState.ALIVE for m in a.members()), 5, "alive again")
+    wait_until(
+        lambda: any(
+            m.name == b.config.node_name and m.incarnation > before and m.state == NodeState.ALIVE
+            for m in a.members()
+        ),
+        5,
+        "alive again",
+    )
 
 
 def test_garbage_never_kills_listeners(make_cluster: Callable[..., list[swimlib.Cluster]]) -> None:
@@ -136,8 +146,14 @@ def test_garbage_never_kills_listeners(make_cluster: Callable[..., list[swimlib.
             if i % 3 == 0:
                 junk = b"\x07\xff" + junk  # compound claiming 255 parts
             s.sendto(junk, a.address)
-    for payload in (b"", b"\x06\x83", b"\x0a\xff\xff\xff\xff", b"\xf4\x00", b"\x09\x82\xa4Algo",
-                    os.urandom(3000)):
+    for payload in (
+        b"",
+        b"\x06\x83",
+        b"\x0a\xff\xff\xff\xff",
+        b"\xf4\x00",
+        b"\x09\x82\xa4Algo",
+        os.urandom(3000),
+    ):
         with socket.create_connection(a.address, timeout=2) as c:
             c.sendall(payload)
             c.shutdown(socket.SHUT_WR)
@@ -145,8 +161,11 @@ def test_garbage_never_kills_listeners(make_cluster: Callable[..., list[swimlib.
                 c.recv(100)
             except OSError:
                 pass
-    wait_until(lambda: sum(v for k, v in a.stats().items() if k.startswith("drop.")) > 100, 5,
-               "drops counted")
+    wait_until(
+        lambda: sum(v for k, v in a.stats().items() if k.startswith("drop.")) > 100,
+        5,
+        "drops counted",
+    )
     assert all(a._engine.threads_alive().values())
     got: queue.Queue[bytes] = queue.Queue()
     a.on_message(lambda s, t, p: got.put(p))
@@ -218,8 +237,12 @@ def test_bad_config_raises_config_error_naming_field(bad: dict[str, object]) -> 
 
 @pytest.mark.parametrize(
     "bad",
-    [dict(secret_key=b"short"), dict(secret_key="%%%notbase64"), dict(keyring=(b"k" * 20,)),
-     dict(encryption_enabled=True)],
+    [
+        dict(secret_key=b"short"),
+        dict(secret_key="%%%notbase64"),
+        dict(keyring=(b"k" * 20,)),
+        dict(encryption_enabled=True),
+    ],
 )
 def test_bad_keys_raise_invalid_key_error(bad: dict[str, object]) -> None:
     with pytest.raises(swimlib.InvalidKeyError):
@@ -238,13 +261,31 @@ def test_context_manager_leaves_and_shuts_down(
 
 def test_presets_match_memberlist_defaults() -> None:
     lan, wan, local = swimlib.Config(), swimlib.Config.wan(), swimlib.Config.local()
-    assert (lan.protocol_interval, lan.probe_timeout, lan.suspicion_mult, lan.gossip_interval,
-            lan.push_pull_interval, lan.retransmit_mult, lan.indirect_checks,
-            lan.tcp_timeout) == (1.0, 0.5, 4, 0.2, 30.0, 4, 3, 10.0)
-    assert (wan.protocol_interval, wan.probe_timeout, wan.suspicion_mult, wan.gossip_nodes,
-            wan.gossip_interval, wan.tcp_timeout) == (5.0, 3.0, 6, 4, 0.5, 30.0)
-    assert (local.probe_timeout, local.indirect_checks, local.retransmit_mult,
-            local.suspicion_mult, local.gossip_interval, local.tcp_timeout) == (
-        0.2, 1, 2, 3, 0.1, 1.0)
+    assert (
+        lan.protocol_interval,
+        lan.probe_timeout,
+        lan.suspicion_mult,
+        lan.gossip_interval,
+        lan.push_pull_interval,
+        lan.retransmit_mult,
+        lan.indirect_checks,
+        lan.tcp_timeout,
+    ) == (1.0, 0.5, 4, 0.2, 30.0, 4, 3, 10.0)
+    assert (
+        wan.protocol_interval,
+        wan.probe_timeout,
+        wan.suspicion_mult,
+        wan.gossip_nodes,
+        wan.gossip_interval,
+        wan.tcp_timeout,
+    ) == (5.0, 3.0, 6, 4, 0.5, 30.0)
+    assert (
+        local.probe_timeout,
+        local.indirect_checks,
+        local.retransmit_mult,
+        local.suspicion_mult,
+        local.gossip_interval,
+        local.tcp_timeout,
+    ) == (0.2, 1, 2, 3, 0.1, 1.0)
     a, b = swimlib.Config(), swimlib.Config()
     assert a.node_name != b.node_name

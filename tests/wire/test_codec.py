@@ -29,25 +29,29 @@ from swimlib.wire.stream import decode_stream_buffer, read_stream
 
 # Hex vectors from the protocol spec (checked there against Go memberlist's encoder).
 SPEC_VECTORS = {
-    Ping(1, "node-b", bytes([10, 0, 0, 1]), 7946, "node-a"):
-        "0085a44e6f6465a66e6f64652d62a55365714e6f01aa536f7572636541646472a40a000001"
-        "aa536f757263654e6f6465a66e6f64652d61aa536f75726365506f7274cd1f0a",
+    Ping(
+        1, "node-b", bytes([10, 0, 0, 1]), 7946, "node-a"
+    ): "0085a44e6f6465a66e6f64652d62a55365714e6f01aa536f7572636541646472a40a000001"
+    "aa536f757263654e6f6465a66e6f64652d61aa536f75726365506f7274cd1f0a",
     Ping(1, "node-b"): "0082a44e6f6465a66e6f64652d62a55365714e6f01",
-    Alive(1, "node-a", bytes([10, 0, 0, 1]), 7946, b"", bytes([1, 5, 2, 0, 0, 0])):
-        "0486a441646472a40a000001ab496e6361726e6174696f6e01a44d657461c0a44e6f6465a66e6f6465"
-        "2d61a4506f7274cd1f0aa356736ea6010502000000",
+    Alive(
+        1, "node-a", bytes([10, 0, 0, 1]), 7946, b"", bytes([1, 5, 2, 0, 0, 0])
+    ): "0486a441646472a40a000001ab496e6361726e6174696f6e01a44d657461c0a44e6f6465a66e6f6465"
+    "2d61a4506f7274cd1f0aa356736ea6010502000000",
     Ack(1): "0282a75061796c6f6164c0a55365714e6f01",
-    Suspect(5, "node-b", "node-a"):
-        "0383a446726f6da66e6f64652d61ab496e6361726e6174696f6e05a44e6f6465a66e6f64652d62",
-    Dead(5, "node-a", "node-a"):
-        "0583a446726f6da66e6f64652d61ab496e6361726e6174696f6e05a44e6f6465a66e6f64652d61",
+    Suspect(
+        5, "node-b", "node-a"
+    ): "0383a446726f6da66e6f64652d61ab496e6361726e6174696f6e05a44e6f6465a66e6f64652d62",
+    Dead(
+        5, "node-a", "node-a"
+    ): "0583a446726f6da66e6f64652d61ab496e6361726e6174696f6e05a44e6f6465a66e6f64652d61",
     Nack(70000): "0b81a55365714e6fce00011170",
     ErrResp("boom"): "0d81a54572726f72a4626f6f6d",
-    IndirectPing(300, bytes([10, 0, 0, 2]), 7946, "node-b", True, bytes([10, 0, 0, 1]), 7946,
-                 "node-a"):
-        "0188a44e61636bc3a44e6f6465a66e6f64652d62a4506f7274cd1f0aa55365714e6fcd012c"
-        "aa536f7572636541646472a40a000001aa536f757263654e6f6465a66e6f64652d61"
-        "aa536f75726365506f7274cd1f0aa6546172676574a40a000002",
+    IndirectPing(
+        300, bytes([10, 0, 0, 2]), 7946, "node-b", True, bytes([10, 0, 0, 1]), 7946, "node-a"
+    ): "0188a44e61636bc3a44e6f6465a66e6f64652d62a4506f7274cd1f0aa55365714e6fcd012c"
+    "aa536f7572636541646472a40a000001aa536f757263654e6f6465a66e6f64652d61"
+    "aa536f75726365506f7274cd1f0aa6546172676574a40a000002",
 }
 
 
@@ -68,7 +72,9 @@ def test_push_pull_header_uses_v2_signed_ints_above_127() -> None:
     assert bytes.fromhex("a54e6f646573d100c8") in data
     assert bytes.fromhex("ac5573657253746174654c656ed200009c40") in data
     # ... and both signed and unsigned forms are accepted on input (v0.2.2 wrote unsigned).
-    legacy = bytes.fromhex("0683a44a6f696ec3a54e6f64657300ac5573657253746174654c656ecd0003") + b"abc"
+    legacy = (
+        bytes.fromhex("0683a44a6f696ec3a54e6f64657300ac5573657253746174654c656ecd0003") + b"abc"
+    )
     assert codec.decode(legacy) == PushPull(True, (), b"abc")
 
 
@@ -86,8 +92,17 @@ vsns = st.binary(min_size=6, max_size=6)
 
 messages = st.one_of(
     st.builds(Ping, u32, names, st.one_of(st.just(b""), addrs), u16, names),
-    st.builds(IndirectPing, u32, addrs, u16, names, st.booleans(),
-              st.one_of(st.just(b""), addrs), u16, names),
+    st.builds(
+        IndirectPing,
+        u32,
+        addrs,
+        u16,
+        names,
+        st.booleans(),
+        st.one_of(st.just(b""), addrs),
+        u16,
+        names,
+    ),
     st.builds(Ack, u32, blobs),
     st.builds(Nack, u32),
     st.builds(Suspect, u32, names, names),
@@ -99,8 +114,10 @@ messages = st.one_of(
     st.builds(
         PushPull,
         st.booleans(),
-        st.lists(st.builds(PushNodeState, names, addrs, u16, blobs, u32, st.integers(0, 3), vsns),
-                 max_size=4).map(tuple),
+        st.lists(
+            st.builds(PushNodeState, names, addrs, u16, blobs, u32, st.integers(0, 3), vsns),
+            max_size=4,
+        ).map(tuple),
         blobs,
     ),
 )
@@ -132,8 +149,9 @@ def test_any_bytes_decode_to_message_or_decode_error(data: bytes) -> None:
         pass
     if data:
         try:
-            read_stream(io.BytesIO(data[1:]).read, data[:1], keys=[], label=b"",
-                        require_encryption=False)
+            read_stream(
+                io.BytesIO(data[1:]).read, data[:1], keys=[], label=b"", require_encryption=False
+            )
         except DecodeError:
             pass
 
@@ -156,5 +174,6 @@ def test_truncated_compound_keeps_complete_parts() -> None:
 
 def test_reliable_user_stream_round_trip() -> None:
     data = codec.encode_reliable_user(b"hello")
-    assert read_stream(io.BytesIO(data[1:]).read, data[:1], keys=[], label=b"",
-                       require_encryption=False) == User(b"hello")
+    assert read_stream(
+        io.BytesIO(data[1:]).read, data[:1], keys=[], label=b"", require_encryption=False
+    ) == User(b"hello")

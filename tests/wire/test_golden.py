@@ -56,8 +56,14 @@ def to_go(msg: Message) -> dict[str, Any]:
             d["SourcePort"] = msg.source_port
         return d
     if isinstance(msg, IndirectPing):
-        d = {"type": "indirectPing", "Nack": msg.nack, "Node": msg.node, "Port": msg.port,
-             "SeqNo": msg.seq_no, "Target": msg.target.hex()}
+        d = {
+            "type": "indirectPing",
+            "Nack": msg.nack,
+            "Node": msg.node,
+            "Port": msg.port,
+            "SeqNo": msg.seq_no,
+            "Target": msg.target.hex(),
+        }
         if msg.source_addr:
             d["SourceAddr"] = msg.source_addr.hex()
         if msg.source_node:
@@ -70,23 +76,45 @@ def to_go(msg: Message) -> dict[str, Any]:
     if isinstance(msg, Nack):
         return {"type": "nack", "SeqNo": msg.seq_no}
     if isinstance(msg, (Suspect, Dead)):
-        return {"type": "suspect" if isinstance(msg, Suspect) else "dead", "From": msg.from_node,
-                "Incarnation": msg.incarnation, "Node": msg.node}
+        return {
+            "type": "suspect" if isinstance(msg, Suspect) else "dead",
+            "From": msg.from_node,
+            "Incarnation": msg.incarnation,
+            "Node": msg.node,
+        }
     if isinstance(msg, Alive):
-        return {"type": "alive", "Addr": msg.addr.hex(), "Incarnation": msg.incarnation,
-                "Meta": _hex(msg.meta), "Node": msg.node, "Port": msg.port,
-                "Vsn": _hex(msg.vsn)}
+        return {
+            "type": "alive",
+            "Addr": msg.addr.hex(),
+            "Incarnation": msg.incarnation,
+            "Meta": _hex(msg.meta),
+            "Node": msg.node,
+            "Port": msg.port,
+            "Vsn": _hex(msg.vsn),
+        }
     if isinstance(msg, User):
         return {"type": "user", "payload_hex": msg.payload.hex()}
     if isinstance(msg, ErrResp):
         return {"type": "err", "Error": msg.error}
     if isinstance(msg, PushPull):
         return {
-            "type": "pushPull", "Join": msg.join, "Nodes": len(msg.nodes),
-            "UserStateLen": len(msg.user_state), "user_state_hex": _hex(msg.user_state),
-            "states": [{"Addr": n.addr.hex(), "Incarnation": n.incarnation, "Meta": _hex(n.meta),
-                        "Name": n.name, "Port": n.port, "State": n.state, "Vsn": _hex(n.vsn)}
-                       for n in msg.nodes],
+            "type": "pushPull",
+            "Join": msg.join,
+            "Nodes": len(msg.nodes),
+            "UserStateLen": len(msg.user_state),
+            "user_state_hex": _hex(msg.user_state),
+            "states": [
+                {
+                    "Addr": n.addr.hex(),
+                    "Incarnation": n.incarnation,
+                    "Meta": _hex(n.meta),
+                    "Name": n.name,
+                    "Port": n.port,
+                    "State": n.state,
+                    "Vsn": _hex(n.vsn),
+                }
+                for n in msg.nodes
+            ],
         }
     raise AssertionError(f"unexpected {msg!r}")
 
@@ -121,8 +149,18 @@ TCP = [r for r in RECORDS if r["transport"] == "tcp"]
 
 def test_captures_cover_every_message_kind() -> None:
     kinds = {m["type"] for r in RECORDS for m in r.get("messages") or []}
-    assert {"ping", "indirectPing", "ack", "nack", "suspect", "alive", "dead", "pushPull",
-            "user", "err"} <= kinds
+    assert {
+        "ping",
+        "indirectPing",
+        "ack",
+        "nack",
+        "suspect",
+        "alive",
+        "dead",
+        "pushPull",
+        "user",
+        "err",
+    } <= kinds
     shapes = " ".join(r["shape"] for r in RECORDS)
     for layer in ("label", "encrypt(v0)", "encrypt(v1)", "crc", "compress", "compound"):
         assert layer in shapes
@@ -165,8 +203,13 @@ def _read_tcp(rec: dict[str, Any]) -> Message:
     stream = io.BytesIO(bytes.fromhex(rec["hex"]))
     label, first = read_label(stream.read)
     assert label in (b"", cfg["label"].encode())
-    return read_stream(stream.read, first, keys=keyring_for(rec).keys(),
-                       label=cfg["label"].encode(), require_encryption=False)
+    return read_stream(
+        stream.read,
+        first,
+        keys=keyring_for(rec).keys(),
+        label=cfg["label"].encode(),
+        require_encryption=False,
+    )
 
 
 @pytest.mark.parametrize("rec", TCP, ids=ids)
@@ -185,7 +228,7 @@ def test_plaintext_stream_reencodes_byte_identical() -> None:
             continue
         raw = bytes.fromhex(rec["hex"])
         if raw[0] == 0xF4:
-            raw = raw[2 + raw[1]:]
+            raw = raw[2 + raw[1] :]
         msg = _read_tcp(rec)
         if isinstance(msg, User):
             assert codec.encode_reliable_user(msg.payload) == raw
