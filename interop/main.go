@@ -431,6 +431,7 @@ type command struct {
 	Timeout    string   `json:"timeout"`
 	Name       string   `json:"name"`
 	Addr       string   `json:"addr"`
+	Key        string   `json:"key"`
 }
 
 func (p *peer) readCommands(eof chan<- struct{}) {
@@ -489,6 +490,23 @@ func (p *peer) handle(c *command) (err error) {
 		}
 	}()
 	switch c.Cmd {
+	case "key_install", "key_use", "key_remove":
+		// Runtime key rotation, as serf's install/use/remove-key do on every member.
+		if p.conf.Keyring == nil {
+			return errors.New("no keyring: start the peer with -key")
+		}
+		key, err := base64.StdEncoding.DecodeString(c.Key)
+		if err != nil {
+			return fmt.Errorf("key: %v", err)
+		}
+		switch c.Cmd {
+		case "key_install":
+			return p.conf.Keyring.AddKey(key)
+		case "key_use":
+			return p.conf.Keyring.UseKey(key)
+		default:
+			return p.conf.Keyring.RemoveKey(key)
+		}
 	case "broadcast":
 		b, err := p.payload(c)
 		if err != nil {

@@ -80,7 +80,7 @@ class Cluster:
         self.config = config
         self.events: queue.Queue[Event] = queue.Queue()
         self._callbacks: list[MessageCallback] = []
-        self._ring = Keyring(config.keys())
+        self._ring = Keyring(config.keys() if config.encrypted else [])
         self._engine = Engine(config, self._ring, self.events.put, self._deliver)
         self.keyring = KeyringManager(self._ring, self._engine.lock)
         self._seen = _SeenBroadcasts(8192)

@@ -7,8 +7,6 @@ and raises :class:`ConfigError` (or :class:`InvalidKeyError`) naming it, before 
 
 from __future__ import annotations
 
-import base64
-import binascii
 import ipaddress
 import socket
 import uuid
@@ -16,9 +14,9 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from swimlib.errors import ConfigError, InvalidKeyError
+from swimlib.wire.keyring import Keyring
 from swimlib.wire.messages import META_MAX_SIZE, PROTOCOL_VERSION_MAX, PROTOCOL_VERSION_MIN
 
-KEY_SIZES = (16, 24, 32)
 MAX_LABEL_LEN = 255
 
 
@@ -29,20 +27,10 @@ def default_node_name() -> str:
 
 def parse_key(value: str | bytes, field_name: str = "secret_key") -> bytes:
     """Accept a raw 16/24/32-byte key or its standard base64 text (as serf's ``-encrypt``)."""
-    if isinstance(value, str):
-        try:
-            key = base64.b64decode(value.encode("ascii"), validate=True)
-        except (binascii.Error, UnicodeEncodeError, ValueError):
-            raise InvalidKeyError(f"{field_name}: not valid base64") from None
-    elif isinstance(value, (bytes, bytearray, memoryview)):
-        key = bytes(value)
-    else:
-        raise InvalidKeyError(f"{field_name}: expected bytes or base64 str, got {type(value)!r}")
-    if len(key) not in KEY_SIZES:
-        raise InvalidKeyError(
-            f"{field_name}: key must be 16, 24 or 32 bytes (AES-128/192/256), got {len(key)}"
-        )
-    return key
+    try:
+        return Keyring.parse_key(value)
+    except InvalidKeyError as err:
+        raise InvalidKeyError(f"{field_name}: {err}") from None
 
 
 @dataclass(frozen=True)
@@ -88,6 +76,9 @@ class Config:
     delegate_protocol_max: int = 0
     meta: bytes = b""
     tcp_workers: int = 8  # bounded pool for push/pull, TCP pings and reliable sends
+    # Lifeguard (awareness, nacks, buddy probes, confirmation-shortened suspicion) is always on
+    # in memberlist; False gives plain SWIM, only for comparison studies in the simulator.
+    lifeguard: bool = True
 
     # ------------------------------------------------------------------ presets
 

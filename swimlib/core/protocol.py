@@ -378,7 +378,7 @@ class SwimCore:
         probe = _Probe(node, ping, now, now + interval)
         self._probe = probe
         self._handlers[ping.seq_no] = probe
-        if node.state == NodeState.ALIVE:
+        if node.state == NodeState.ALIVE or not self.config.lifeguard:
             self._send_with_piggyback(node.address, codec.encode(ping), node)
         else:
             # Buddy system: tell a suspect directly so it can refute at once.
@@ -397,7 +397,7 @@ class SwimCore:
             lambda m: m.name == self.name or m.name == node.name or m.state != NodeState.ALIVE,
         )
         for peer in helpers:
-            nack = peer.pmax >= 4
+            nack = peer.pmax >= 4 and self.config.lifeguard
             if nack:
                 probe.expected_nacks += 1
             ind = IndirectPing(
@@ -433,7 +433,8 @@ class SwimCore:
         self._suspect(Suspect(node.incarnation, node.name, self.name), now)
 
     def _finish_probe(self, now: float, awareness_delta: int) -> None:
-        self.awareness.apply_delta(awareness_delta)
+        if self.config.lifeguard:
+            self.awareness.apply_delta(awareness_delta)
         self._probe = None
         if self._tick_pending:
             self._tick_pending = False
@@ -679,6 +680,8 @@ class SwimCore:
         k = suspicion_confirmations_wanted(self.config.suspicion_mult, n)
         lo = suspicion_timeout(self.config.suspicion_mult, n, self.config.protocol_interval)
         hi = self.config.suspicion_max_timeout_mult * lo
+        if not self.config.lifeguard:
+            k, hi = 0, lo  # plain SWIM: a fixed timeout, confirmations change nothing
         timer = Suspicion(s.from_node, k, lo, hi, now)
         self._suspicions[s.node] = timer
         self._schedule(timer.deadline, _T_SUSPICION, (s.node, timer))
@@ -724,7 +727,8 @@ class SwimCore:
         """Claim a higher incarnation than the accusation and broadcast it (``refute``)."""
         self._incarnation = max(self._incarnation + 1, accused + 1)
         me.incarnation = self._incarnation
-        self.awareness.apply_delta(1)
+        if self.config.lifeguard:
+            self.awareness.apply_delta(1)
         a = Alive(me.incarnation, self.name, self.addr_bytes, self.port, me.meta, self.vsn)
         self._broadcast(self.name, a)
 

@@ -96,7 +96,7 @@ def test_mixed_cluster_of_six_converges(go_peer: GoStart, py_node: PyStart) -> N
 
 
 def test_messages_both_ways(go_peer: GoStart, py_node: PyStart) -> None:
-    g = go_peer("go-1")
+    g = go_peer("go-1", "-retransmit-mult", "6")  # see BCAST in test_encryption.py
     p1, p2 = py_node("py-1"), py_node("py-2")
     p1.join([g.address])
     p2.join([g.address])
@@ -144,7 +144,7 @@ def test_messages_both_ways(go_peer: GoStart, py_node: PyStart) -> None:
     # Reliable (TCP) both ways, including messages over the UDP limit.
     big = "B" * 200_000
     g.send(cmd="send", to="py-1", payload=big, reliable=True)
-    sender, topic, payload = expect(in1, lambda m: len(m[2]) == len(big), 10)
+    _sender, topic, payload = expect(in1, lambda m: len(m[2]) == len(big), 10)
     assert payload == big.encode() and topic is None
     p1.send(target="go-1", payload=b"R" * 150_000, reliable=True, topic="bulk")
     ev = g.wait_for(lambda e: e["event"] == "message" and e.get("topic") == "bulk", 10)
@@ -307,7 +307,7 @@ def test_delegate_versions_are_honoured(go_peer: GoStart, py_node: PyStart) -> N
 
 @pytest.mark.parametrize("compression", ["true", "false"])
 def test_go_compression_on_and_off(go_peer: GoStart, py_node: PyStart, compression: str) -> None:
-    g = go_peer("go-1", f"-compression={compression}")
+    g = go_peer("go-1", f"-compression={compression}", "-retransmit-mult", "6")
     p = py_node("py-1", enable_compression=compression == "true")
     p.join([g.address])
     g.wait_members(all_alive({"py-1"}), 10)
