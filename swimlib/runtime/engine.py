@@ -454,33 +454,31 @@ class Engine:
     def _timer_loop(self) -> None:
         assert self.core is not None
         core = self.core
-        while True:
-            with self.lock:
-                while not self._stopping.is_set():
-                    now = time.monotonic()
-                    deadline = core.next_deadline()
-                    if deadline is not None and deadline <= now:
-                        break
-                    self._timer_cond.wait(None if deadline is None else deadline - now)
-                if self._stopping.is_set():
-                    return
-                effects = self._locked(core.handle_timers(time.monotonic()))
-            self.execute(effects)
+        self._clock_loop(self._timer_cond, core.next_deadline, core.handle_timers)
 
     def _gossip_loop(self) -> None:
         assert self.core is not None
         core = self.core
+        self._clock_loop(self._gossip_cond, core.next_gossip, core.gossip)
+
+    def _clock_loop(
+        self,
+        cond: threading.Condition,
+        due: Callable[[], float | None],
+        fire: Callable[[float], list[Effect]],
+    ) -> None:
+        """Sleep until the core's next deadline of one kind, fire it, carry out the effects."""
         while True:
             with self.lock:
                 while not self._stopping.is_set():
                     now = time.monotonic()
-                    due = core.next_gossip()
-                    if due is not None and due <= now:
+                    deadline = due()
+                    if deadline is not None and deadline <= now:
                         break
-                    self._gossip_cond.wait(None if due is None else due - now)
+                    cond.wait(None if deadline is None else deadline - now)
                 if self._stopping.is_set():
                     return
-                effects = self._locked(core.gossip(time.monotonic()))
+                effects = self._locked(fire(time.monotonic()))
             self.execute(effects)
 
     def _delivery_loop(self) -> None:

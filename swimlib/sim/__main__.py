@@ -51,6 +51,9 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument("--pause-seconds", type=float, default=d.pause_seconds)
     ap.add_argument("--pause-at", type=float, default=d.pause_at)
     ap.add_argument("--pause-spread", type=float, default=d.pause_spread)
+    ap.add_argument("--slow-count", type=int, default=d.slow_count)
+    ap.add_argument("--slow-delay", type=float, default=d.slow_delay)
+    ap.add_argument("--slow-seconds", type=float, default=d.slow_seconds)
     ap.add_argument("--partition-at", type=float, default=d.partition_at)
     ap.add_argument("--partition-seconds", type=float, default=d.partition_seconds)
     ap.add_argument("--partition-fraction", type=float, default=d.partition_fraction)
@@ -90,6 +93,9 @@ def _params(a: argparse.Namespace) -> ScenarioParams:
         pause_seconds=a.pause_seconds,
         pause_at=a.pause_at,
         pause_spread=a.pause_spread,
+        slow_count=a.slow_count,
+        slow_delay=a.slow_delay,
+        slow_seconds=a.slow_seconds,
         partition_at=a.partition_at,
         partition_seconds=a.partition_seconds,
         partition_fraction=a.partition_fraction,
@@ -142,6 +148,7 @@ def _table(out: dict[str, Any]) -> str:
         ("false dead declarations", out["false_positives"]["dead_declarations"]),
         ("  distinct nodes", out["false_positives"]["distinct_nodes_declared_dead"]),
         ("suspicions of healthy nodes", out["false_positives"]["suspicions"]),
+        ("  about paused/slow nodes", out["false_positives"]["suspicions_about_impaired_nodes"]),
         ("max health score", out["health_score"]["max"]),
     ]
     if "detection" in out:
@@ -161,8 +168,8 @@ def _table(out: dict[str, Any]) -> str:
             ("broadcast latency (s)", b["latency"]),
             ("all reached after (s)", b["all_reached_after"]),
         ]
-    if "paused" in out:
-        rows += [(f"paused: {k}", v) for k, v in out["paused"].items()]
+    if "impaired" in out:
+        rows += [(f"impaired: {k}", v) for k, v in out["impaired"].items()]
     if "partition" in out:
         rows += [
             (f"partition: {k}", v) for k, v in out["partition"].items() if k != "alive_view_at_end"

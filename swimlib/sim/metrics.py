@@ -109,7 +109,7 @@ class Metrics:
         self.listeners: list[EventListener] = []
         # Ground truth, written by the simulator.
         self.crashed_at: dict[int, float] = {}
-        self.paused_ever: set[int] = set()
+        self.impaired: set[int] = set()  # paused or slowed at some point
         self.left: set[int] = set()
         # Traffic.
         self.packets_sent = 0
@@ -275,18 +275,20 @@ class Metrics:
         }
 
     def false_positive_report(self) -> dict[str, Any]:
-        """Healthy (never crashed) nodes suspected or declared dead, and by whom."""
-        paused = self.paused_ever
-        about_paused = sum(c for s, c in self.fp_dead_subjects.items() if s in paused)
-        by_paused = sum(c for o, c in self.fp_dead_by_observer.items() if o in paused)
+        """Non-crashed nodes suspected or declared dead, and whether paused/slowed ones."""
+        impaired = self.impaired
+        about_impaired = sum(c for s, c in self.fp_dead_subjects.items() if s in impaired)
+        by_impaired = sum(c for o, c in self.fp_dead_by_observer.items() if o in impaired)
+        sus_about = sum(c for s, c in self.fp_suspect_subjects.items() if s in impaired)
         return {
             "dead_declarations": self.fp_dead,
             "distinct_nodes_declared_dead": len(self.fp_dead_subjects),
-            "dead_about_paused_nodes": about_paused,
-            "dead_declared_by_paused_nodes": by_paused,
+            "dead_about_impaired_nodes": about_impaired,
+            "dead_declared_by_impaired_nodes": by_impaired,
             "first_at": self.fp_dead_first,
             "suspicions": self.fp_suspect,
             "distinct_nodes_suspected": len(self.fp_suspect_subjects),
+            "suspicions_about_impaired_nodes": sus_about,
             "refutations_seen": self.refuted,
         }
 

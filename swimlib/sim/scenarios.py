@@ -3,7 +3,8 @@
 Owns the scripts behind ``python -m swimlib.sim --scenario NAME``: steady (no failures, count
 false positives), crash (detection latency of crashed nodes at every survivor), join
 (convergence through one seed), broadcast (dissemination of a user message), pause (false
-positives caused by GC-like pauses) and partition (detection across a split, re-merge after
+positives caused by GC-like pauses), slow (the same for nodes whose inputs are handled late,
+Lifeguard's anomaly) and partition (detection across a split, re-merge after
 healing). Victims and fault times come from the simulator's scenario RNG, so a summary is a
 pure function of its :class:`ScenarioParams`.
 """
@@ -55,6 +56,10 @@ class ScenarioParams:
     pause_seconds: float = 5.0
     pause_at: float = 5.0
     pause_spread: float = 10.0  # pauses start uniformly in [pause_at, pause_at + spread]
+    # slow nodes (inputs handled late, timers on time), in the pause and slow scenarios
+    slow_count: int = 0  # slow scenario: 0 means max(1, nodes // 50)
+    slow_delay: float = 2.0
+    slow_seconds: float = 20.0
     # partition
     partition_at: float = 5.0
     partition_seconds: float = 30.0
@@ -171,23 +176,38 @@ def _broadcast(p: ScenarioParams) -> dict[str, Any]:
     return out
 
 
-def _pause(p: ScenarioParams) -> dict[str, Any]:
+def _impair(p: ScenarioParams, pauses: int, slows: int) -> dict[str, Any]:
+    """Pause some nodes (GC-like) and slow others; count the false positives they cause."""
     sim = build(p)
     sim.bootstrap(p.fast_bootstrap)
-    k = p.pause_count or max(1, p.nodes // 50)
-    victims = sorted(sim.rng.sample(range(p.nodes), min(k, p.nodes)))
+    victims = sorted(sim.rng.sample(range(p.nodes), min(pauses + slows, p.nodes)))
+    sim.rng.shuffle(victims)
+    paused, slowed = sorted(victims[:pauses]), sorted(victims[pauses:])
     starts = [p.pause_at + sim.rng.random() * p.pause_spread for _ in victims]
-    for v, t in zip(victims, starts, strict=True):
+    for v, t in zip(paused, starts, strict=False):
         sim.at(t, lambda v=v: sim.pause(v, p.pause_seconds))  # type: ignore[misc]
+    for v, t in zip(slowed, starts[len(paused) :], strict=True):
+        sim.at(t, lambda v=v: sim.slow(v, p.slow_delay, p.slow_seconds))  # type: ignore[misc]
     sim.run_until(p.seconds)
     out = _common(sim, p)
-    out["paused"] = {
-        "nodes": len(victims),
-        "seconds_each": p.pause_seconds,
-        "first_start": round(min(starts), 6),
-        "last_start": round(max(starts), 6),
+    out["impaired"] = {
+        "paused_nodes": len(paused),
+        "pause_seconds": p.pause_seconds,
+        "slow_nodes": len(slowed),
+        "slow_delay": p.slow_delay,
+        "slow_seconds": p.slow_seconds,
+        "first_start": round(min(starts), 6) if starts else None,
+        "last_start": round(max(starts), 6) if starts else None,
     }
     return out
+
+
+def _pause(p: ScenarioParams) -> dict[str, Any]:
+    return _impair(p, p.pause_count or max(1, p.nodes // 50), p.slow_count)
+
+
+def _slow(p: ScenarioParams) -> dict[str, Any]:
+    return _impair(p, p.pause_count, p.slow_count or max(1, p.nodes // 50))
 
 
 class _PartitionWatch:
@@ -262,6 +282,7 @@ SCENARIOS: dict[str, Callable[[ScenarioParams], dict[str, Any]]] = {
     "join": _join,
     "broadcast": _broadcast,
     "pause": _pause,
+    "slow": _slow,
     "partition": _partition,
 }
 

@@ -25,8 +25,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from swimlib.sim.bootstrap import install_full_membership, merge_full_membership
-
 from swimlib.config import Config
 from swimlib.core.effects import (
     DeliverMessage,
@@ -40,6 +38,7 @@ from swimlib.core.effects import (
 )
 from swimlib.core.protocol import MergeRejected, SwimCore
 from swimlib.node import NodeState
+from swimlib.sim.bootstrap import install_full_membership, merge_full_membership
 from swimlib.sim.lifeguard import strip_buddy, without_lifeguard
 from swimlib.sim.metrics import Metrics
 from swimlib.sim.network import Network, NetworkParams
@@ -94,6 +93,7 @@ class SimNode:
         "addr",
         "core",
         "down",
+        "inbound_delay",
         "index",
         "name",
         "paused",
@@ -110,6 +110,7 @@ class SimNode:
         self.core = core
         self.down = False  # crashed or shut down after leaving: inert for good
         self.paused = False
+        self.inbound_delay = 0.0  # a slow node handles every input this much later
         self.pending: list[tuple[int, int, int, Any]] = []
         self.resume_token = 0
         self.wake_at = _INF
@@ -325,10 +326,10 @@ class Simulator:
         if dst is None:
             m.dropped_unknown_addr += 1
             return
-        now = self.now
+        at = self.now + self.nodes[dst].inbound_delay
         src = node.index
         for delay in self.network.fate(src, dst):
-            heapq.heappush(self._heap, (now + delay, next(self._seq), _DELIVER, dst, src, data))
+            heapq.heappush(self._heap, (at + delay, next(self._seq), _DELIVER, dst, src, data))
 
     # ------------------------------------------------------------------ TCP exchanges
 
@@ -347,7 +348,7 @@ class Simulator:
             self.metrics.push_pull_bytes += len(payload)
         else:
             self.metrics.push_pull_entries += len(msg.nodes)
-        delay = self.network.delay(dialer, listener)
+        delay = self.network.delay(dialer, listener) + self.nodes[listener].inbound_delay
         self._push(self.now + delay, _PP_REQUEST, listener, dialer, payload)
 
     def _push_pull_request(self, listener: int, dialer: int, payload: Any) -> None:
@@ -370,7 +371,7 @@ class Simulator:
             self.metrics.push_pull_bytes += len(out)
         else:
             self.metrics.push_pull_entries += len(reply.nodes)
-        delay = self.network.delay(listener, dialer)
+        delay = self.network.delay(listener, dialer) + self.nodes[dialer].inbound_delay
         self._push(self.now + delay, _PP_REPLY, dialer, listener, out)
 
     def _push_pull_reply(self, dialer: int, listener: int, payload: Any) -> None:
@@ -398,7 +399,7 @@ class Simulator:
         if listener is None or not self.network.can_connect(dialer, listener):
             self._push(max(eff.deadline, self.now), _PING_RESULT, dialer, 0, eff.ping.seq_no)
             return
-        delay = self.network.delay(dialer, listener)
+        delay = self.network.delay(dialer, listener) + self.nodes[listener].inbound_delay
         self._push(self.now + delay, _PING_REQUEST, listener, dialer, eff)
 
     def _tcp_ping_request(self, listener: int, dialer: int, eff: TcpPing) -> None:
@@ -412,7 +413,7 @@ class Simulator:
         reply, effects = node.core.handle_stream(eff.ping, self.nodes[dialer].addr, self.now)
         self._apply(node, effects)
         self._reschedule(node)
-        back = self.now + self.network.delay(listener, dialer)
+        back = self.now + self.network.delay(listener, dialer) + self.nodes[dialer].inbound_delay
         ok = isinstance(reply, Ack) and reply.seq_no == seq_no and back <= eff.deadline
         self._push(back if ok else max(eff.deadline, self.now), _PING_RESULT, dialer, int(ok), seq_no)
 
@@ -454,9 +455,28 @@ class Simulator:
             return
         node.paused = True
         node.resume_token += 1
-        self.metrics.paused_ever.add(i)
+        self.metrics.impaired.add(i)
         self.metrics.digest.note(self.now, f"pause {i} {duration!r}")
         self._push(self.now + duration, _RESUME, i, node.resume_token, None)
+
+    def slow(self, i: int, delay: float, duration: float) -> None:
+        """For ``duration`` seconds node ``i`` handles each input ``delay`` seconds late.
+
+        Its timers keep firing on time: this is Lifeguard's "slow message processing"
+        anomaly (a CPU-starved receive loop), under which a node wrongly suspects healthy
+        peers because their acks reach it too late.
+        """
+        node = self.nodes[i]
+        if node.down:
+            return
+        node.inbound_delay = delay
+        self.metrics.impaired.add(i)
+        self.metrics.digest.note(self.now, f"slow {i} {delay!r} {duration!r}")
+        self.at(self.now + duration, lambda: self._unslow(i))
+
+    def _unslow(self, i: int) -> None:
+        self.nodes[i].inbound_delay = 0.0
+        self.metrics.digest.note(self.now, f"unslow {i}")
 
     def _resume(self, i: int, token: int) -> None:
         node = self.nodes[i]

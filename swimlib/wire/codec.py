@@ -432,6 +432,14 @@ _BODY_DECODERS: dict[int, Callable[[dict[bytes, Any]], Message]] = {
 }
 
 
+def message_from_map(t: int, d: dict[bytes, Any]) -> Message:
+    """Build a msgpack-bodied message of type ``t`` from its decoded map."""
+    body_decoder = _BODY_DECODERS.get(t)
+    if body_decoder is None:
+        raise DecodeError("unknown_type", str(t))
+    return body_decoder(d)
+
+
 def decode_compound(data: bytes) -> Compound:
     """Split a compound; complete parts before a short one are kept (``truncated`` is set)."""
     if len(data) < 2:

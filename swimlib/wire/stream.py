@@ -19,7 +19,7 @@ from swimlib.wire.compression import lzw_compress, lzw_decompress
 from swimlib.wire.crypto import open_stream_payload, seal_stream
 from swimlib.wire.errors import DecodeError
 from swimlib.wire.label import LABEL_TYPE
-from swimlib.wire.messages import Ack, Compress, ErrResp, Message, MessageType, Ping
+from swimlib.wire.messages import Compress, Message, MessageType
 
 MAX_STREAM_BYTES = 20 * 1024 * 1024  # memberlist maxPushStateBytes
 MAX_DECOMPRESSED = 40 * 1024 * 1024
@@ -147,20 +147,8 @@ def _read_typed(t: int, unpacker: Any, allow_compress: bool) -> Message:
             return codec.read_push_pull_body(unpacker)
         if t == MessageType.USER:
             return codec.read_reliable_user_body(unpacker)
-        if t == MessageType.PING:
-            d = _map(unpacker)
-            return Ping(
-                seq_no=codec.get_uint(d, b"SeqNo"),
-                node=codec.get_str(d, b"Node"),
-                source_addr=codec.get_bytes(d, b"SourceAddr"),
-                source_port=codec.get_uint(d, b"SourcePort", 0xFFFF),
-                source_node=codec.get_str(d, b"SourceNode"),
-            )
-        if t == MessageType.ACK:
-            d = _map(unpacker)
-            return Ack(codec.get_uint(d, b"SeqNo"), codec.get_bytes(d, b"Payload"))
-        if t == MessageType.ERR:
-            return ErrResp(codec.get_str(_map(unpacker), b"Error"))
+        if t in (MessageType.PING, MessageType.ACK, MessageType.ERR):
+            return codec.message_from_map(t, _map(unpacker))
     except DecodeError:
         raise
     except (msgpack.OutOfData, StopIteration):
