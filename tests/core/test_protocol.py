@@ -326,3 +326,63 @@ def test_garbage_packets_are_counted_not_raised() -> None:
         core.receive_packet(data, A, 1.0)
     assert sum(core.drops.values()) > 0
     assert core.local_node().state == NodeState.ALIVE
+
+
+def _probe_failure_awareness(helper_nacks: bool) -> tuple[int, list[IndirectPing]]:
+    """Probe c, which never answers; b helps, and may send the nack. Returns (score, reqs)."""
+    core = make_core(disable_tcp_pings=True)
+    b_addr, c_addr = ("127.0.0.1", 9001), ("127.0.0.1", 9002)
+    core.receive_packet(codec.encode(alive("b", port=9001)), b_addr, 0.0)
+    core.receive_packet(codec.encode(alive("c", port=9002)), c_addr, 0.0)
+    now, reqs = 0.0, []
+    while now < 10.0:
+        now = round(now + 0.05, 2)
+        for addr, m in sent_msgs(core.handle_timers(now)):
+            if isinstance(m, Ping) and addr == b_addr:
+                core.receive_packet(codec.encode(Ack(m.seq_no)), b_addr, now)  # b is fine
+            if isinstance(m, IndirectPing):
+                reqs.append(m)
+                if helper_nacks:
+                    core.receive_packet(codec.encode(Nack(m.seq_no)), b_addr, now)
+        if core.member("c").state == NodeState.SUSPECT:
+            break
+    return core.health_score(), reqs
+
+
+def test_failed_probe_with_nack_from_helper_keeps_health() -> None:
+    # memberlist probeNode: every expected nack received -> awareness delta 0
+    score, reqs = _probe_failure_awareness(helper_nacks=True)
+    assert reqs and all(r.nack for r in reqs)  # helpers with PMax >= 4 are asked for nacks
+    assert score == 0
+
+
+def test_failed_probe_with_missing_nack_raises_health_score() -> None:
+    # memberlist probeNode: delta = expected nacks - nacks received = 1
+    score, reqs = _probe_failure_awareness(helper_nacks=False)
+    assert reqs and score == 1
+
+
+def test_awareness_scales_probe_interval() -> None:
+    core = make_core()
+    core.receive_packet(codec.encode(alive("b")), A, 0.0)
+    core.awareness.apply_delta(3)
+    eff = core.handle_timers(1.0)  # first probe tick falls within the first interval
+    pings = [m for _, m in sent_msgs(eff) if isinstance(m, Ping)]
+    assert pings
+    # the probe ends after (score+1) x interval = 4 s, not 1 s: no suspicion before that
+    assert [e for e in core.handle_timers(4.5) if hasattr(e, "event")] == []
+    assert core.member("b").state == NodeState.ALIVE
+    eff = core.handle_timers(5.1)
+    assert core.member("b").state == NodeState.SUSPECT
+
+
+def test_without_lifeguard_no_nacks_no_buddy_and_fixed_suspicion() -> None:
+    core = make_core(lifeguard=False)
+    core.receive_packet(codec.encode(alive("b")), A, 0.0)
+    core.receive_packet(codec.encode(alive("c", port=9001)), A, 0.0)
+    core.receive_packet(codec.encode(Suspect(1, "b", "x")), A, 0.0)
+    # suspicion runs at the minimum: 3 x max(1, log10(3)) x 1 s = 3 s, however many confirm
+    core.handle_timers(2.9)
+    assert core.member("b").state == NodeState.SUSPECT
+    core.handle_timers(3.05)
+    assert core.member("b").state == NodeState.DEAD
