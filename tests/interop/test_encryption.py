@@ -32,17 +32,28 @@ K2 = bytes(range(100, 132))
 
 
 def exchange_messages(g: GoPeer, p: swimlib.Cluster, tag: str) -> None:
-    """A broadcast and a reliable message each way; asserts both sides decrypted them."""
+    """Direct UDP and TCP messages each way; asserts both sides decrypted them.
+
+    Direct messages, not broadcasts: gossip fan-out is probabilistic (and also spends
+    transmissions on recently dead nodes), while this checks that every packet is readable.
+    """
+    box = inbox(p)
+    g.send(cmd="send", to=p.config.node_name, payload=f"udp-{tag}", topic="t")
+    expect(box, lambda m: m[2] == f"udp-{tag}".encode(), 10)
+    g.send(cmd="send", to=p.config.node_name, payload=f"tcp-{tag}", reliable=True)
+    expect(box, lambda m: m[2] == f"tcp-{tag}".encode(), 10)
+    p.send(target=g.name, topic="t", payload=f"py-udp-{tag}".encode())
+    g.wait_for(lambda e: e["event"] == "message" and e.get("payload_text") == f"py-udp-{tag}", 10)
+    p.send(target=g.name, payload=f"py-tcp-{tag}".encode(), reliable=True)
+    g.wait_for(lambda e: e["event"] == "message" and e.get("payload_text") == f"py-tcp-{tag}", 10)
+
+
+def broadcast_both_ways(g: GoPeer, p: swimlib.Cluster, tag: str) -> None:
     box = inbox(p)
     g.send(cmd="broadcast", payload=f"bcast-{tag}", topic="t")
     expect(box, lambda m: m[2] == f"bcast-{tag}".encode(), 10)
-    g.send(cmd="send", to=p.config.node_name, payload=f"tcp-{tag}", reliable=True)
-    expect(box, lambda m: m[2] == f"tcp-{tag}".encode(), 10)
     p.broadcast(topic="t", payload=f"py-bcast-{tag}".encode())
-    g.wait_for(lambda e: e["event"] == "message" and e.get("payload_text") == f"py-bcast-{tag}",
-               10)
-    p.send(target=g.name, payload=f"py-tcp-{tag}".encode(), reliable=True)
-    g.wait_for(lambda e: e["event"] == "message" and e.get("payload_text") == f"py-tcp-{tag}", 10)
+    g.wait_for(lambda e: e["event"] == "message" and e.get("payload_text") == f"py-bcast-{tag}", 10)
 
 
 @pytest.mark.parametrize("size", [16, 24, 32])
@@ -58,6 +69,7 @@ def test_encrypted_cluster_each_key_size(go_peer: GoStart, py_node: PyStart, siz
     wait_until(lambda: py_sees(p, names), 15, "python sees go")
     record(f"encrypted_aes{size * 8}.converge", round(time.monotonic() - start, 3))
     exchange_messages(g1, p, str(size))
+    broadcast_both_ways(g2, p, str(size))
     drops = {k: v for k, v in p.stats().items() if k.startswith("drop.")}
     assert drops.get("drop.decrypt_failed", 0) == 0, drops
 
@@ -73,8 +85,11 @@ def test_encrypted_crash_detection_and_leave(go_peer: GoStart, py_node: PyStart)
     g1.wait_members(all_alive(names), 15)
     wait_until(lambda: py_sees(p1, names), 15, "convergence")
     g2.kill()
-    t = wait_until(lambda: any(m.name == "go-2" and m.state == swimlib.NodeState.DEAD
-                               for m in p1.members()), 30, "python detects go-2")
+    t = wait_until(
+        lambda: any(m.name == "go-2" and m.state == swimlib.NodeState.DEAD for m in p1.members()),
+        30,
+        "python detects go-2",
+    )
     record("encrypted.go_killed.python_detect", round(t, 3))
     assert p2.leave(timeout=5)
     p2.shutdown()
@@ -118,13 +133,29 @@ def test_keyring_rotation_across_mixed_cluster(go_peer: GoStart, py_node: PyStar
     boxes = [inbox(p) for p in pys]
 
     def everyone_hears(tag: str) -> None:
-        pys[0].broadcast(topic="rot", payload=tag.encode())
-        expect(boxes[1], lambda m: m[2] == tag.encode(), 10)
+        """Every node sends a direct UDP message to every other; none may be lost."""
+        for i, p in enumerate(pys):
+            for other in [*gos, pys[1 - i]]:
+                p.send(
+                    target=other.name if isinstance(other, GoPeer) else other.config.node_name,
+                    payload=f"{tag}-from-{p.config.node_name}".encode(),
+                )
         for g in gos:
-            g.wait_for(lambda e: e["event"] == "message" and e.get("payload_text") == tag, 10)
-        gos[1].send(cmd="broadcast", topic="rot", payload=f"go-{tag}")
-        for box in boxes:
-            expect(box, lambda m: m[2] == f"go-{tag}".encode(), 10)
+            for other_name in ["go-1", "go-2", "py-1", "py-2"]:
+                if other_name != g.name:
+                    g.send(cmd="send", to=other_name, payload=f"{tag}-from-{g.name}")
+        for i, box in enumerate(boxes):
+            want = {f"{tag}-from-{n}".encode() for n in ("go-1", "go-2", f"py-{2 - i}")}
+            while want:
+                want.discard(box.get(timeout=10)[2])
+        for g in gos:
+            for n in {"go-1", "go-2", "py-1", "py-2"} - {g.name}:
+                g.wait_for(
+                    lambda e, n=n: (
+                        e["event"] == "message" and e.get("payload_text") == f"{tag}-from-{n}"
+                    ),
+                    10,
+                )
 
     def step(cmd: str, key: bytes) -> None:
         for g in gos:
@@ -168,14 +199,23 @@ def test_plaintext_to_encrypted_migration(go_peer: GoStart, py_node: PyStart) ->
     key = b64(K1)
     # Stage 1: plaintext Go node; a Python node gets the key with both flags off.
     plain = go_peer("go-plain", *BCAST)
-    s1 = py_node("py-s1", secret_key=key, gossip_verify_incoming=False,
-                 gossip_verify_outgoing=False)
+    s1 = py_node(
+        "py-s1", secret_key=key, gossip_verify_incoming=False, gossip_verify_outgoing=False
+    )
     s1.join([plain.address])
     plain.wait_members(all_alive({"py-s1"}), 10)
     exchange_messages(plain, s1, "stage1")
     # Stage 2: nodes that encrypt outgoing but still accept plaintext, next to stage-1 nodes.
-    g2 = go_peer("go-s2", *BCAST, "-key", key, "-verify-incoming=false", "-verify-outgoing=true",
-                 "-join", f"127.0.0.1:{s1.port}")
+    g2 = go_peer(
+        "go-s2",
+        *BCAST,
+        "-key",
+        key,
+        "-verify-incoming=false",
+        "-verify-outgoing=true",
+        "-join",
+        f"127.0.0.1:{s1.port}",
+    )
     s2 = py_node("py-s2", secret_key=key, gossip_verify_incoming=False)
     s2.join([f"127.0.0.1:{s1.port}"])
     names = {"py-s1", "py-s2", "go-s2"}
@@ -194,6 +234,7 @@ def test_plaintext_to_encrypted_migration(go_peer: GoStart, py_node: PyStart) ->
     g3.wait_members(all_alive(names3), 15)
     wait_until(lambda: py_sees(s3, names3), 15, "stage 3 convergence")
     exchange_messages(g3, s3, "stage3")
+
     # A fully encrypted node refuses plaintext, and counts it.
     def drops() -> int:
         return sum(v for k, v in s3.stats().items() if k.startswith("drop."))
