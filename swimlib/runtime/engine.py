@@ -160,6 +160,7 @@ class Engine:
             self._gossip_cond.notify_all()
         if self.transport is not None:
             self.transport.close()
+        self.stream_settings.sockets.close_all()  # unblock TCP exchanges in flight
         self._deliveries.put(_STOP)
         deadline = time.monotonic() + timeout
         for t in self._threads:
@@ -417,6 +418,10 @@ class Engine:
             conn.close()
 
     def _serve_stream(self, conn: socket.socket, addr: tuple[str, int]) -> None:
+        with self.stream_settings.sockets.track(conn):
+            self._serve_tracked(conn, addr)
+
+    def _serve_tracked(self, conn: socket.socket, addr: tuple[str, int]) -> None:
         assert self.core is not None
         conn.settimeout(self.config.tcp_timeout)
         settings = self.stream_settings

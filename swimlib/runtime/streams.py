@@ -10,7 +10,10 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
-from dataclasses import dataclass
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
 
 from swimlib.wire import codec
 from swimlib.wire.errors import DecodeError
@@ -25,6 +28,39 @@ class RemoteError(Exception):
     """The peer answered with an err message (memberlist ``errResp``)."""
 
 
+class SocketRegistry:
+    """Open connections, so shutdown can close them and unblock threads waiting on them."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._open: set[socket.socket] = set()
+        self.closed = False
+
+    @contextmanager
+    def track(self, sock: socket.socket) -> Iterator[socket.socket]:
+        with self._lock:
+            if self.closed:
+                sock.close()
+                raise OSError("shutting down")
+            self._open.add(sock)
+        try:
+            yield sock
+        finally:
+            with self._lock:
+                self._open.discard(sock)
+            sock.close()
+
+    def close_all(self) -> None:
+        with self._lock:
+            self.closed = True
+            socks = list(self._open)
+        for s in socks:
+            with suppress(OSError):
+                s.shutdown(socket.SHUT_RDWR)
+            with suppress(OSError):
+                s.close()
+
+
 @dataclass
 class StreamSettings:
     """What framing a stream needs; the keyring is shared and may change at runtime."""
@@ -35,6 +71,7 @@ class StreamSettings:
     encrypt_version: int
     verify_incoming: bool
     verify_outgoing: bool
+    sockets: SocketRegistry = field(default_factory=SocketRegistry)
 
     def frame(self, message: bytes) -> bytes:
         encrypt = bool(self.keyring) and self.verify_outgoing
@@ -62,11 +99,15 @@ class StreamSettings:
         )
 
 
-def _dial(addr: Addr, timeout: float) -> socket.socket:
-    sock = socket.create_connection(addr, timeout=max(timeout, 0.001))
-    sock.settimeout(max(timeout, 0.001))
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    return sock
+@contextmanager
+def _dial(addr: Addr, timeout: float, settings: StreamSettings) -> Iterator[socket.socket]:
+    family = socket.AF_INET6 if ":" in addr[0] else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    with settings.sockets.track(sock):
+        sock.settimeout(max(timeout, 0.001))
+        sock.connect(addr)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        yield sock
 
 
 def _send(sock: socket.socket, settings: StreamSettings, message: bytes) -> None:
@@ -75,7 +116,7 @@ def _send(sock: socket.socket, settings: StreamSettings, message: bytes) -> None
 
 def push_pull(addr: Addr, request: PushPull, settings: StreamSettings, timeout: float) -> PushPull:
     """Send our state and read the peer's (``sendAndReceiveState``)."""
-    with _dial(addr, timeout) as sock:
+    with _dial(addr, timeout, settings) as sock:
         _send(sock, settings, codec.encode(request))
         reply = settings.read(sock)
     if isinstance(reply, ErrResp):
@@ -87,7 +128,7 @@ def push_pull(addr: Addr, request: PushPull, settings: StreamSettings, timeout: 
 
 def tcp_ping(addr: Addr, ping: Ping, settings: StreamSettings, timeout: float) -> bool:
     """Fallback ping over TCP (``sendPingAndWaitForAck``): True if the right ack came back."""
-    with _dial(addr, timeout) as sock:
+    with _dial(addr, timeout, settings) as sock:
         _send(sock, settings, codec.encode(ping))
         reply = settings.read(sock)
     return isinstance(reply, Ack) and reply.seq_no == ping.seq_no
@@ -95,7 +136,7 @@ def tcp_ping(addr: Addr, ping: Ping, settings: StreamSettings, timeout: float) -
 
 def send_reliable(addr: Addr, payload: bytes, settings: StreamSettings, timeout: float) -> None:
     """A user message over TCP (``SendReliable``); no reply is expected."""
-    with _dial(addr, timeout) as sock:
+    with _dial(addr, timeout, settings) as sock:
         _send(sock, settings, codec.encode_reliable_user(payload))
         with contextlib.suppress(OSError):
             sock.shutdown(socket.SHUT_WR)

@@ -291,3 +291,28 @@ def test_presets_match_memberlist_defaults() -> None:
     ) == (0.2, 1, 2, 3, 0.1, 1.0)
     a, b = swimlib.Config(), swimlib.Config()
     assert a.node_name != b.node_name
+
+
+def test_shutdown_unblocks_a_tcp_exchange_in_flight() -> None:
+    """A peer that accepts and then says nothing must not hold shutdown past 2 s."""
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        c = swimlib.Cluster(fast_config("blocked", tcp_timeout=30.0)).start()
+        errors: list[BaseException] = []
+
+        def join() -> None:
+            try:
+                c.join([f"127.0.0.1:{silent.getsockname()[1]}"])
+            except BaseException as err:  # noqa: BLE001 - recorded for the assertion
+                errors.append(err)
+
+        t = threading.Thread(target=join, name="test-join")
+        t.start()
+        time.sleep(0.5)
+        start = time.monotonic()
+        c.shutdown()
+        assert time.monotonic() - start < 2.0
+        t.join(2.0)
+        assert not t.is_alive()
+        assert errors and isinstance(errors[0], swimlib.NoSeedsReachableError)
