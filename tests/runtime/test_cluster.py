@@ -155,11 +155,11 @@ def test_garbage_never_kills_listeners(make_cluster: Callable[..., list[swimlib.
         b"\x09\x82\xa4Algo",
         os.urandom(3000),
     ):
-        with socket.create_connection(a.address, timeout=2) as c:
-            with contextlib.suppress(OSError):  # the listener may hang up first; that is fine
-                c.sendall(payload)
-                c.shutdown(socket.SHUT_WR)
-                c.recv(100)
+        # The listener may hang up first; that is fine.
+        with socket.create_connection(a.address, timeout=2) as c, contextlib.suppress(OSError):
+            c.sendall(payload)
+            c.shutdown(socket.SHUT_WR)
+            c.recv(100)
     wait_until(
         lambda: sum(v for k, v in a.stats().items() if k.startswith("drop.")) > 100,
         5,
@@ -304,7 +304,7 @@ def test_shutdown_unblocks_a_tcp_exchange_in_flight() -> None:
         def join() -> None:
             try:
                 c.join([f"127.0.0.1:{silent.getsockname()[1]}"])
-            except BaseException as err:  # noqa: BLE001 - recorded for the assertion
+            except BaseException as err:  # recorded for the assertion below
                 errors.append(err)
 
         t = threading.Thread(target=join, name="test-join")
