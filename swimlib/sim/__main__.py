@@ -105,14 +105,19 @@ def _params(a: argparse.Namespace) -> ScenarioParams:
 
 def _timed(p: ScenarioParams, profile: bool) -> dict[str, Any]:
     started = time.perf_counter()
+    cpu_started = time.process_time()
+    out: dict[str, Any]
     if profile:
         out, hot = profile_call(lambda: run_scenario(p))
     else:
         out, hot = run_scenario(p), []
     wall = time.perf_counter() - started
+    cpu = time.process_time() - cpu_started
     events = out["sim_events"]
     out["speed"] = {
         "wall_seconds": round(wall, 3),
+        "cpu_seconds": round(cpu, 3),
+        "events_per_cpu_second": round(events / cpu) if cpu > 0 else None,
         "events_per_second": round(events / wall) if wall > 0 else None,
         "virtual_to_wall": round(out["virtual_seconds"] / wall, 3) if wall > 0 else None,
         "profiled": profile,
@@ -143,8 +148,14 @@ def _table(out: dict[str, Any]) -> str:
         ("loss / seed", f"{p['loss']} / {p['seed']}"),
         ("virtual seconds", out["virtual_seconds"]),
         ("trace digest", out["digest"]),
-        ("packets sent / bytes", f"{out['traffic']['packets_sent']} / {out['traffic']['bytes_sent']}"),
-        ("push/pull ok / failed", f"{out['traffic']['push_pull_ok']} / {out['traffic']['push_pull_failed']}"),
+        (
+            "packets sent / bytes",
+            f"{out['traffic']['packets_sent']} / {out['traffic']['bytes_sent']}",
+        ),
+        (
+            "push/pull ok / failed",
+            f"{out['traffic']['push_pull_ok']} / {out['traffic']['push_pull_failed']}",
+        ),
         ("false dead declarations", out["false_positives"]["dead_declarations"]),
         ("  distinct nodes", out["false_positives"]["distinct_nodes_declared_dead"]),
         ("suspicions of healthy nodes", out["false_positives"]["suspicions"]),
@@ -177,21 +188,33 @@ def _table(out: dict[str, Any]) -> str:
     if "speed" in out:
         s = out["speed"]
         rows += [
-            ("wall seconds", s["wall_seconds"]),
+            ("wall / cpu seconds", f"{s['wall_seconds']} / {s['cpu_seconds']}"),
             ("events / wall second", s["events_per_second"]),
         ]
     width = max(len(k) for k, _ in rows)
     lines = [f"{k.ljust(width)}  {_fmt(v)}" for k, v in rows]
     for r in out.get("profile_top", [])[:15]:
         mark = "*" if r["in_core_or_wire"] else " "
-        lines.append(f"{mark} {r['own_pct']:5.1f}% {r['own_s']:8.3f}s {r['calls']:>9}  {r['function']}")
+        lines.append(
+            f"{mark} {r['own_pct']:5.1f}% {r['own_s']:8.3f}s {r['calls']:>9}  {r['function']}"
+        )
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     a = _parser().parse_args(argv)
+    logger = logging.getLogger("swimlib")
+    level = logger.level
     if not a.verbose:
-        logging.getLogger("swimlib").setLevel(logging.ERROR)
+        # Refutation and suspicion warnings are the expected output of most scenarios.
+        logger.setLevel(logging.ERROR)
+    try:
+        return _run(a)
+    finally:
+        logger.setLevel(level)
+
+
+def _run(a: argparse.Namespace) -> int:
     if a.memory is not None:
         sizes = tuple(a.memory) if a.memory else (200, 500)
         res = memory_per_entry(sizes, preset=a.config, fast=not a.merge_bootstrap)

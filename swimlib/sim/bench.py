@@ -47,7 +47,9 @@ def largest_n(per_node: float, per_entry: float, budget: float) -> int:
     """Largest N with ``per_entry * N^2 + per_node * N <= budget``."""
     if per_entry <= 0:
         return 0
-    return int((-per_node + math.sqrt(per_node * per_node + 4 * per_entry * budget)) / (2 * per_entry))
+    return int(
+        (-per_node + math.sqrt(per_node * per_node + 4 * per_entry * budget)) / (2 * per_entry)
+    )
 
 
 def memory_per_entry(

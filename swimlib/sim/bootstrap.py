@@ -49,7 +49,16 @@ def merge_full_membership(cores: Sequence[SwimCore], now: float) -> None:
 def install_full_membership(cores: Sequence[SwimCore], now: float) -> None:
     """Write alive member records for every other core into each core (the fast path)."""
     shared = [
-        (c.name, c.addr_bytes, c.host, c.port, (c.host, c.port), c.config.meta, c.vsn, c.incarnation)
+        (
+            c.name,
+            c.addr_bytes,
+            c.host,
+            c.port,
+            (c.host, c.port),
+            c.config.meta,
+            c.vsn,
+            c.incarnation,
+        )
         for c in cores
     ]
     for core in cores:

@@ -148,6 +148,8 @@ class Metrics:
         self.delivered: dict[bytes, dict[int, float]] = {}
         self.deliveries_total = 0
         self.leave_finished: dict[int, float] = {}
+        # Optional full log: (time, observer, event kind, subject name, new state).
+        self.event_log: list[tuple[float, int, str, str, int]] | None = None
 
     # ------------------------------------------------------------------ views
 
@@ -176,6 +178,8 @@ class Metrics:
         before = self.members[observer] - len(self.suspects[observer])
         node = event.node
         name = node.name
+        if self.event_log is not None:
+            self.event_log.append((t, observer, kind, name, int(node.state)))
         subject = self.index.get(name, -1)
         if isinstance(event, JoinEvent):
             self.members[observer] += 1
@@ -284,11 +288,16 @@ class Metrics:
             "dead_declarations": self.fp_dead,
             "distinct_nodes_declared_dead": len(self.fp_dead_subjects),
             "dead_about_impaired_nodes": about_impaired,
+            "dead_about_unimpaired_nodes": self.fp_dead - about_impaired,
+            "distinct_unimpaired_nodes_declared_dead": sum(
+                1 for s in self.fp_dead_subjects if s not in impaired
+            ),
             "dead_declared_by_impaired_nodes": by_impaired,
             "first_at": self.fp_dead_first,
             "suspicions": self.fp_suspect,
             "distinct_nodes_suspected": len(self.fp_suspect_subjects),
             "suspicions_about_impaired_nodes": sus_about,
+            "suspicions_about_unimpaired_nodes": self.fp_suspect - sus_about,
             "refutations_seen": self.refuted,
         }
 

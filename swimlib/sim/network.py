@@ -102,10 +102,8 @@ class Network:
         """
         if self._partitioned and self._group.get(a, 0) != self._group.get(b, 0):
             return False
-        if self.one_way:
-            if self.one_way.get((a, b), 0.0) >= 1.0 or self.one_way.get((b, a), 0.0) >= 1.0:
-                return False
-        return True
+        ow = self.one_way
+        return not ow or (ow.get((a, b), 0.0) < 1.0 and ow.get((b, a), 0.0) < 1.0)
 
     def delay(self, src: int, dst: int) -> float:
         """One-way delay for one datagram or one leg of a TCP exchange."""

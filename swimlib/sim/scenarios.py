@@ -108,7 +108,7 @@ def _common(sim: Simulator, p: ScenarioParams) -> dict[str, Any]:
         },
         "expected": {
             "suspicion_min_timeout": lo,
-            "suspicion_max_timeout": lo * cfg.suspicion_max_timeout_mult,
+            "suspicion_max_timeout": round(lo * cfg.suspicion_max_timeout_mult, 6),
             "confirmations_wanted": suspicion_confirmations_wanted(cfg.suspicion_mult, n),
             "probe_interval": cfg.protocol_interval,
         },

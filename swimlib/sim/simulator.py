@@ -415,7 +415,9 @@ class Simulator:
         self._reschedule(node)
         back = self.now + self.network.delay(listener, dialer) + self.nodes[dialer].inbound_delay
         ok = isinstance(reply, Ack) and reply.seq_no == seq_no and back <= eff.deadline
-        self._push(back if ok else max(eff.deadline, self.now), _PING_RESULT, dialer, int(ok), seq_no)
+        self._push(
+            back if ok else max(eff.deadline, self.now), _PING_RESULT, dialer, int(ok), seq_no
+        )
 
     def _tcp_ping_result(self, dialer: int, ok: int, seq_no: int) -> None:
         node = self.nodes[dialer]
