@@ -7,6 +7,8 @@ gives the immutable public :class:`~swimlib.node.Node`.
 from __future__ import annotations
 
 import ipaddress
+import sys
+from functools import lru_cache
 
 from swimlib.node import Node, NodeState
 from swimlib.wire.messages import PushNodeState
@@ -14,6 +16,19 @@ from swimlib.wire.messages import PushNodeState
 _V4_MAPPED_PREFIX = b"\x00" * 10 + b"\xff\xff"
 
 
+@lru_cache(maxsize=65536)
+def socket_address(host: str, port: int) -> tuple[str, int]:
+    """Shared (host, port) tuples: thousands of member records point at the same few."""
+    return (host, port)
+
+
+@lru_cache(maxsize=4096)
+def shared_vsn(vsn: bytes) -> bytes:
+    """One object per distinct six version bytes (clusters have a handful)."""
+    return vsn
+
+
+@lru_cache(maxsize=65536)
 def ip_to_str(raw: bytes) -> str:
     """4- or 16-byte IP to text; IPv4-mapped IPv6 is unwrapped so it can be a socket address."""
     if len(raw) == 4:
@@ -35,6 +50,7 @@ class Member:
 
     __slots__ = (
         "addr",
+        "address",
         "host",
         "incarnation",
         "meta",
@@ -46,19 +62,16 @@ class Member:
     )
 
     def __init__(self, name: str, addr: bytes, port: int, meta: bytes, now: float) -> None:
-        self.name = name
+        self.name = sys.intern(name)  # one string per name, however many tables hold it
         self.addr = addr
         self.host = ip_to_str(addr) if len(addr) in (4, 16) else ""
         self.port = port
+        self.address = socket_address(self.host, port)
         self.meta = meta
         self.incarnation = 0
         self.state = NodeState.DEAD  # memberlist creates unknown nodes dead, then revives them
         self.state_change = now
         self.vsn = b"\x01\x05\x02\x00\x00\x00"
-
-    @property
-    def address(self) -> tuple[str, int]:
-        return (self.host, self.port)
 
     @property
     def pmax(self) -> int:
@@ -68,6 +81,7 @@ class Member:
         self.addr = addr
         self.host = ip_to_str(addr) if len(addr) in (4, 16) else ""
         self.port = port
+        self.address = socket_address(self.host, port)
 
     def dead_or_left(self) -> bool:
         return self.state >= NodeState.DEAD

@@ -35,7 +35,7 @@ from swimlib.core.formulas import (
     suspicion_confirmations_wanted,
     suspicion_timeout,
 )
-from swimlib.core.members import Member, ip_to_bytes, ip_to_str
+from swimlib.core.members import Member, ip_to_bytes, ip_to_str, shared_vsn
 from swimlib.core.suspicion import Suspicion
 from swimlib.events import AliveEvent, JoinEvent, LeaveEvent, SuspectEvent, UpdateEvent
 from swimlib.node import Node, NodeState
@@ -68,6 +68,9 @@ _T_RELAY_END = 4
 _T_SUSPICION = 5
 _T_PUSH_PULL = 6
 _T_PING_END = 7
+
+
+PreloadRecord = tuple[str, bytes, int, bytes, bytes, int]
 
 
 class MergeRejected(Exception):
@@ -604,7 +607,7 @@ class SwimCore:
         if m is None:
             m = self._add_member(a.node, a.addr, a.port, now)
             if len(a.vsn) >= 6:
-                m.vsn = bytes(a.vsn[:6])
+                m.vsn = shared_vsn(bytes(a.vsn[:6]))
         elif m.addr != a.addr or m.port != a.port:
             reclaim_time = self.config.dead_node_reclaim_time
             can_reclaim = reclaim_time > 0 and now - m.state_change > reclaim_time
@@ -636,7 +639,7 @@ class SwimCore:
             return
         self._broadcast(a.node, a)
         if len(a.vsn) >= 6:
-            m.vsn = bytes(a.vsn[:6])
+            m.vsn = shared_vsn(bytes(a.vsn[:6]))
         m.incarnation = a.incarnation
         m.meta = a.meta
         if m.addr != a.addr or m.port != a.port:
@@ -662,7 +665,7 @@ class SwimCore:
             return
         timer = self._suspicions.get(s.node)
         if timer is not None:
-            if timer.confirm(s.from_node, now):
+            if self.config.lifeguard and timer.confirm(s.from_node, now):
                 self._broadcast(s.node, s)
                 self._schedule(timer.deadline, _T_SUSPICION, (s.node, timer))
             return
@@ -777,9 +780,19 @@ class SwimCore:
     def merge_remote_state(self, remote: PushPull, now: float) -> list[Effect]:
         """Merge a peer's push/pull (``mergeRemoteState``); MergeRejected on version clash."""
         self._verify_protocol(remote)
+        by_name = self._by_name
         for r in remote.nodes:
             port = r.port or self.port
             if r.state == WireState.ALIVE:
+                m = by_name.get(r.name)
+                if (
+                    m is not None
+                    and r.incarnation <= m.incarnation
+                    and r.name != self.name
+                    and m.port == port
+                    and m.addr == r.addr
+                ):
+                    continue  # nothing new: _alive would ignore it (the common case)
                 self._alive(Alive(r.incarnation, r.name, r.addr, port, r.meta, r.vsn), now)
             elif r.state == WireState.LEFT:
                 self._dead(Dead(r.incarnation, r.name, r.name), now)
@@ -792,29 +805,56 @@ class SwimCore:
         return self._flush()
 
     def _verify_protocol(self, remote: PushPull) -> None:
-        """memberlist ``verifyProtocol``: every version must fit every alive node's range."""
-        alive_vsns = [m.vsn for m in self._nodes if m.state == NodeState.ALIVE]
-        alive_vsns += [
-            r.vsn for r in remote.nodes if r.state == WireState.ALIVE and len(r.vsn) >= 6
-        ]
-        if not alive_vsns:
+        """memberlist ``verifyProtocol``: every version must fit every alive node's range.
+
+        Works on the distinct version strings (usually one or two), not on every entry.
+        """
+        local_alive = {m.vsn for m in self._nodes if m.state == NodeState.ALIVE}
+        local_all = {m.vsn for m in self._nodes}
+        remote_alive = {r.vsn for r in remote.nodes if r.state == WireState.ALIVE}
+        remote_all = {r.vsn for r in remote.nodes}
+        alive = {v for v in local_alive | remote_alive if len(v) >= 6}
+        if not alive:
             return
-        hi_min = max(v[0] for v in alive_vsns)
-        lo_max = min(v[1] for v in alive_vsns)
-        hi_dmin = max(v[3] for v in alive_vsns)
-        lo_dmax = min(v[4] for v in alive_vsns)
-        checks = [(r.name, r.vsn) for r in remote.nodes if len(r.vsn) >= 6]
-        checks += [(m.name, m.vsn) for m in self._nodes]
-        for name, v in checks:
+        hi_min = max(v[0] for v in alive)
+        lo_max = min(v[1] for v in alive)
+        hi_dmin = max(v[3] for v in alive)
+        lo_dmax = min(v[4] for v in alive)
+        for v in local_all | {v for v in remote_all if len(v) >= 6}:
+            if hi_min <= v[2] <= lo_max and hi_dmin <= v[5] <= lo_dmax:
+                continue
+            name = next((r.name for r in remote.nodes if r.vsn == v), None) or next(
+                m.name for m in self._nodes if m.vsn == v
+            )
             if not hi_min <= v[2] <= lo_max:
                 raise MergeRejected(
-                    f"node {name!r} protocol version ({v[2]}) is incompatible: [{hi_min}, {lo_max}]"
+                    f"node {name!r} protocol version ({v[2]}) is incompatible: "
+                    f"[{hi_min}, {lo_max}]"
                 )
-            if not hi_dmin <= v[5] <= lo_dmax:
-                raise MergeRejected(
-                    f"node {name!r} delegate protocol version ({v[5]}) is incompatible: "
-                    f"[{hi_dmin}, {lo_dmax}]"
-                )
+            raise MergeRejected(
+                f"node {name!r} delegate protocol version ({v[5]}) is incompatible: "
+                f"[{hi_dmin}, {lo_dmax}]"
+            )
+
+    def preload(self, records: list[PreloadRecord], now: float) -> None:
+        """Add known-alive members in bulk, with no events or broadcasts (simulator bootstrap).
+
+        Each record is (name, addr bytes, port, meta, vsn, incarnation). Existing names are
+        left alone; the probe order is reshuffled afterwards.
+        """
+        for name, addr, port, meta, vsn, incarnation in records:
+            if name in self._by_name:
+                continue
+            m = Member(name, addr, port, meta, now)
+            m.vsn = vsn
+            m.incarnation = incarnation
+            m.state = NodeState.ALIVE
+            self._by_name[name] = m
+            self._by_addr[m.address] = m
+            self._nodes.append(m)
+        self.rng.shuffle(self._nodes)
+        self._num_nodes = len(self._nodes)
+        self._probe_index = 0
 
     def handle_stream(
         self, msg: Message, addr: Addr, now: float

@@ -39,7 +39,7 @@ from swimlib.core.effects import (
 from swimlib.core.protocol import MergeRejected, SwimCore
 from swimlib.node import NodeState
 from swimlib.sim.bootstrap import install_full_membership, merge_full_membership
-from swimlib.sim.lifeguard import strip_buddy, without_lifeguard
+from swimlib.sim.lifeguard import without_lifeguard
 from swimlib.sim.metrics import Metrics
 from swimlib.sim.network import Network, NetworkParams
 from swimlib.wire import codec
@@ -311,8 +311,6 @@ class Simulator:
     def _send(self, node: SimNode, eff: SendPacket) -> None:
         data = eff.data
         opts = self.options
-        if not opts.lifeguard and data[0] == 7:
-            data = strip_buddy(data, node.name)
         if opts.compress:
             packed = codec.encode(Compress(0, lzw_compress(data)))
             if len(packed) < len(data):

@@ -14,7 +14,7 @@ from swimlib.wire.crypto import encrypt_overhead, open_sealed, seal
 from swimlib.wire.errors import DecodeError
 from swimlib.wire.keyring import Keyring
 from swimlib.wire.label import LABEL_TYPE
-from swimlib.wire.messages import Compound, Compress, Message
+from swimlib.wire.messages import Compound, Compress, Message, MessageType
 
 
 class PacketFramer:
@@ -120,9 +120,29 @@ def unpack_messages(data: bytes) -> tuple[list[Message], list[DecodeError]]:
     return out, errors
 
 
+# Gossip repeats itself: the same alive/suspect/dead bytes reach a node several times, and in
+# the simulator every node decodes the same packets. Messages are immutable, so a small memo of
+# recent bytes -> message is safe to share; it is cleared when full rather than kept in order.
+_MEMO: dict[bytes, Message] = {}
+_MEMO_MAX = 4096
+_MEMO_TYPES = frozenset((MessageType.ALIVE, MessageType.SUSPECT, MessageType.DEAD))
+
+
+def _decode_leaf(data: bytes) -> Message:
+    if data[:1] and data[0] in _MEMO_TYPES:
+        msg = _MEMO.get(data)
+        if msg is None:
+            msg = codec.decode(data)
+            if len(_MEMO) >= _MEMO_MAX:
+                _MEMO.clear()
+            _MEMO[data] = msg
+        return msg
+    return codec.decode(data)
+
+
 def _unpack(data: bytes, depth: int, out: list[Message], errors: list[DecodeError]) -> None:
     try:
-        msg = codec.decode(data)
+        msg = _decode_leaf(data)
     except DecodeError as err:
         errors.append(err)
         return
