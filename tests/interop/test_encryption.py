@@ -245,3 +245,35 @@ def test_plaintext_to_encrypted_migration(go_peer: GoStart, py_node: PyStart) ->
     ev = plain2.wait_for(lambda e: e["event"] == "ping", 5)
     assert ev["rtt_ms"] is None, "an encrypted-only node must not answer a plaintext ping"
     wait_until(lambda: drops() > before, 5, "plaintext drop counted")
+
+
+@pytest.mark.parametrize("compression", [True, False])
+def test_encrypted_with_and_without_compression(
+    go_peer: GoStart, py_node: PyStart, compression: bool
+) -> None:
+    flag = "-compression=true" if compression else "-compression=false"
+    g = go_peer("go-1", *BCAST, "-key", b64(K1[:16]), flag)
+    p = py_node("py-1", secret_key=K1[:16], enable_compression=compression)
+    p.join([g.address])
+    g.wait_members(all_alive({"py-1"}), 10)
+    exchange_messages(g, p, f"compression-{compression}")
+
+
+@pytest.mark.parametrize(
+    "opts",
+    [dict(secret_key=K2), dict(label="other"), dict(secret_key=K1, label="other")],
+    ids=["wrong-key", "wrong-label", "right-key-wrong-label"],
+)
+def test_python_node_with_wrong_key_or_label_cannot_join(
+    go_peer: GoStart, py_node: PyStart, opts: dict[str, Any]
+) -> None:
+    g = go_peer("go-1", *BCAST, "-key", b64(K1), "-label", "prod")
+    other = go_peer("go-2", *BCAST, "-key", b64(K1), "-label", "prod", "-join", g.address)
+    g.wait_members(all_alive({"go-1", "go-2"}), 10)
+    p = py_node("py-bad", **opts)
+    with pytest.raises(swimlib.NoSeedsReachableError):
+        p.join([g.address])
+    time.sleep(1.0)
+    assert set(g.members()) == {"go-1", "go-2"}
+    assert set(other.members()) == {"go-1", "go-2"}
+    assert [m.name for m in p.members()] == ["py-bad"]
