@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import settings
+
+# Property tests judge results, not speed: a loaded CI machine must not fail them on timing.
+# In CI (CI=true) examples are derandomized so a run is repeatable.
+settings.register_profile("swimlib", deadline=None, derandomize=bool(os.environ.get("CI")))
+settings.load_profile("swimlib")
 
 
 def _swimlib_threads() -> list[threading.Thread]:

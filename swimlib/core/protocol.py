@@ -750,11 +750,18 @@ class SwimCore:
             return (not self.left, self._flush())
         self.leaving = True
         me = self._by_name[self.name]
-        self._dead(Dead(me.incarnation, self.name, self.name), now)
-        others = any(m.name != self.name and not m.dead_or_left() for m in self._nodes)
+        dead = Dead(me.incarnation, self.name, self.name)
+        self._dead(dead, now)
+        # Besides gossiping it (as memberlist does), tell every live member directly: with a
+        # small retransmit limit the gossip alone can lose the race against failure detection
+        # when the process exits right after leave(), and a leave must not look like a crash.
+        msg = codec.encode(dead)
+        others = [m for m in self._nodes if m.name != self.name and not m.dead_or_left()]
+        for m in others:
+            self._out.append(SendPacket(m.address, msg, m.pmax >= 5))
         if not others:
             self.left = True
-        return (others, self._flush())
+        return (bool(others), self._flush())
 
     def _leave_done(self) -> None:
         self.left = True
@@ -828,8 +835,7 @@ class SwimCore:
             )
             if not hi_min <= v[2] <= lo_max:
                 raise MergeRejected(
-                    f"node {name!r} protocol version ({v[2]}) is incompatible: "
-                    f"[{hi_min}, {lo_max}]"
+                    f"node {name!r} protocol version ({v[2]}) is incompatible: [{hi_min}, {lo_max}]"
                 )
             raise MergeRejected(
                 f"node {name!r} delegate protocol version ({v[5]}) is incompatible: "

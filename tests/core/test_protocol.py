@@ -386,3 +386,18 @@ def test_without_lifeguard_no_nacks_no_buddy_and_fixed_suspicion() -> None:
     assert core.member("b").state == NodeState.SUSPECT
     core.handle_timers(3.05)
     assert core.member("b").state == NodeState.DEAD
+
+
+def test_leave_is_also_sent_directly_to_every_live_member() -> None:
+    core = make_core()
+    for i, name in enumerate(["b", "c", "d"]):
+        core.receive_packet(codec.encode(alive(name, port=9000 + i)), A, 0.0)
+    core.receive_packet(codec.encode(Dead(1, "d", "x")), A, 0.5)  # d is already dead
+    wait, eff = core.leave(1.0)
+    assert wait
+    direct = {
+        addr
+        for addr, m in sent_msgs(eff, probes_only=False)
+        if isinstance(m, Dead) and m.node == "me" and m.from_node == "me"
+    }
+    assert direct == {("127.0.0.1", 9000), ("127.0.0.1", 9001)}
