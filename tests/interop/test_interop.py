@@ -212,8 +212,12 @@ def test_graceful_leave_both_ways(go_peer: GoStart, py_node: PyStart) -> None:
 
 
 def test_paused_python_node_refutes_suspicion(go_peer: GoStart, py_node: PyStart) -> None:
-    g1, g2 = go_peer("go-1"), go_peer("go-2")
-    p = py_node("py-1")
+    # A longer suspicion timeout than the suite's default (1.5 s instead of 0.9 s, the minimum
+    # once go-2 confirms), and a fast member listing, so the test sees the suspicion and
+    # releases the pause well before the node would be declared dead.
+    slow_death = ("-suspicion-mult", "5", "-members-interval", "50ms")
+    g1, g2 = go_peer("go-1", *slow_death), go_peer("go-2", *slow_death)
+    p = py_node("py-1", suspicion_mult=5)
     g2.send(cmd="join", seeds=[g1.address])
     p.join([g1.address])
     names = {"go-1", "go-2", "py-1"}
