@@ -403,6 +403,8 @@ class Engine:
         def run() -> None:
             try:
                 self._serve_stream(conn, addr)
+            except OSError:
+                self.count("tcp.errors")  # the peer went away, or we are shutting down
             except Exception:
                 self.count("drop.internal_error")
                 log.exception("unexpected error serving a stream from %s", addr)
