@@ -19,10 +19,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from Crypto.Cipher import AES  # noqa: E402
+from Crypto.Cipher import AES
 
-import swimlib  # noqa: E402
-from swimlib.wire.crypto import open_sealed, seal  # noqa: E402
+import swimlib
+from swimlib.wire.crypto import open_sealed, seal
 
 KEY = bytes(range(32))
 

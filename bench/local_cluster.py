@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import swimlib  # noqa: E402
+import swimlib
 
 
 def wait(pred: object, timeout: float) -> float:

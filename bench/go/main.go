@@ -308,7 +308,7 @@ func (n *node) blast(c command) {
 		}
 		due := int64(1 << 62)
 		if c.Rate > 0 {
-			due = int64((now - start) * c.Rate)
+			due = int64((now-start)*c.Rate) + 1
 		}
 		if sent >= due {
 			time.Sleep(200 * time.Microsecond)

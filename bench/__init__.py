@@ -1,0 +1,4 @@
+"""Benchmarks: swimlib side by side with Go memberlist and the Python alternatives.
+
+Run ``python3 -m bench`` (see bench/README.md). Kept import-light: node runners import it.
+"""

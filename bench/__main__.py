@@ -1,0 +1,7 @@
+"""``python3 -m bench``: see :mod:`bench.run`."""
+
+import sys
+
+from bench.run import main
+
+sys.exit(main())
