@@ -300,6 +300,8 @@ def markdown(results: dict[str, Any]) -> str:
     lines += throughput_tables(results.get("direct", []), results.get("broadcast", []))
     if results.get("largest"):
         lines += largest_table(results["largest"])
+        if meta.get("largest_note"):
+            lines += ["", f"Note: {meta['largest_note']}"]
     if results.get("codec"):
         lines += codec_table(results["codec"])
     lines.append("")
