@@ -97,9 +97,13 @@ class GoPeer:
         )
         self._reader = threading.Thread(target=self._read, name=f"interop-{name}", daemon=True)
         self._reader.start()
-        start = self.wait_for(lambda e: e["event"] in ("start", "exit"), 30)
-        if start["event"] != "start":
-            raise RuntimeError(f"go peer {name} failed to start: {self.events}")
+        try:
+            start = self.wait_for(lambda e: e["event"] in ("start", "exit"), 30)
+            if start["event"] != "start":
+                raise RuntimeError(f"go peer {name} failed to start: {self.events}")
+        except BaseException:
+            self.stop()
+            raise
         self.port: int = start["port"]
         self.version: str = start.get("memberlist_version", "?")
 

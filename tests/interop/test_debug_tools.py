@@ -396,9 +396,14 @@ class Proc:
         return code, self.seen, err
 
     def kill(self) -> None:
+        """Stop the process and close its pipes (also when a test failed before finish())."""
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait(5)
+        self._t.join(5)
+        for pipe in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
+            if pipe is not None:
+                pipe.close()
 
 
 @pytest.fixture
@@ -429,7 +434,9 @@ def test_recv_answers_a_go_ping(go_peer: GoStart, cli: Callable[..., Proc]) -> N
     g = go_peer("go-1", *SLOW_PROBE)
     g.send(cmd="ping", name="probe-target", addr=f"127.0.0.1:{port}")
     ev = g.wait_for(lambda e: e["event"] == "ping", 10)
-    assert ev["error"] is None and ev["rtt_ms"] > 0
+    # memberlist's Ping() takes its start time *after* the send returns, so on loopback a fast
+    # ack can yield a slightly negative RTT; what matters is that an ack came back in time.
+    assert ev["error"] is None and ev["rtt_ms"] is not None and -50 < ev["rtt_ms"] < 1000
     code, lines, err = r.finish()
     assert code == 0, err
     packets = [json.loads(line) for line in lines if '"packet"' in line]
