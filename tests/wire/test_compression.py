@@ -13,8 +13,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from swimlib.wire import codec
 from swimlib.wire.compression import DEFAULT_MAX_DECOMPRESSED, lzw_compress, lzw_decompress
 from swimlib.wire.errors import DecodeError
+from swimlib.wire.messages import Compress, MessageType, User
+from swimlib.wire.packet import COMPRESS_MIN_BYTES, PacketFramer, unpack_messages
 
 GOLDEN = Path(__file__).resolve().parent.parent / "data" / "golden"
 LZW_VECTORS = GOLDEN / "lzw_vectors.json"
@@ -252,3 +255,32 @@ def test_mutated_streams_decode_or_raise_decode_error(plain: bytes, data: st.Dat
     packed[index] ^= data.draw(st.integers(1, 255))
     with contextlib.suppress(DecodeError):
         lzw_decompress(bytes(packed), max_size=10 * len(plain) + 100)
+
+
+# --------------------------------------------------------------- PacketFramer's use of LZW
+
+
+def _is_compressed(packet: bytes) -> bool:
+    return packet[0] == MessageType.COMPRESS
+
+
+def test_framer_sends_small_packets_uncompressed_without_trying() -> None:
+    """Below COMPRESS_MIN_BYTES the packet goes out as is, even when LZW would win: the
+    attempt would cost more CPU than the few bytes it could save (see swimlib.wire.packet)."""
+    framer = PacketFramer(compression=True)
+    small = codec.encode(User(b"\x00" * (COMPRESS_MIN_BYTES - 10)))
+    assert len(small) < COMPRESS_MIN_BYTES
+    assert len(codec.encode(Compress(0, lzw_compress(small)))) < len(small)  # LZW would win
+    assert framer.seal(small, False, None) == small
+
+
+def test_framer_compresses_large_packets_when_it_pays() -> None:
+    framer = PacketFramer(compression=True)
+    big = codec.encode(User(b"\x00" * 400))
+    sealed = framer.seal(big, False, None)
+    assert _is_compressed(sealed) and len(sealed) < len(big)
+    assert unpack_messages(sealed)[0] == [User(b"\x00" * 400)]
+    # Incompressible data of any size stays as it is.
+    noise = codec.encode(User(bytes(range(256))))
+    assert framer.seal(noise, False, None) == noise
+    assert PacketFramer(compression=False).seal(big, False, None) == big
