@@ -288,23 +288,27 @@ class Cluster:
     ) -> None:
         """A direct message: best-effort UDP, or TCP with ``reliable=True`` (blocking)."""
         engine = self._running()
+        if not reliable:
+            # The hot path: one lock round for lookup and send, no Node snapshot.
+            name = self._target_name(target)
+            data = self._frame(payload, topic)
+            if len(data) > MAX_UDP_PAYLOAD:
+                raise MessageTooLargeError(
+                    f"{len(data)} bytes do not fit a UDP datagram; use reliable=True"
+                )
+            with engine.lock:
+                assert engine.core is not None
+                member = engine.core.member(name)
+                if member is None:
+                    raise UnknownNodeError(f"no member named {name!r}")
+                effects = engine.core.send_user((member.host, member.port), data, member)
+            engine.execute(effects)
+            return
         node = self._resolve(target)
         data = self._frame(payload, topic)
-        addr = (node.addr, node.port)
-        if reliable:
-            if len(data) > MAX_RELIABLE_PAYLOAD:
-                raise MessageTooLargeError("reliable messages are limited to 20 MiB")
-            engine.send_reliable(addr, data)
-            return
-        if len(data) > MAX_UDP_PAYLOAD:
-            raise MessageTooLargeError(
-                f"{len(data)} bytes do not fit a UDP datagram; use reliable=True"
-            )
-        with engine.lock:
-            assert engine.core is not None
-            member = engine.core.member(node.name)
-            effects = engine.core.send_user(addr, data, member)
-        engine.execute(effects)
+        if len(data) > MAX_RELIABLE_PAYLOAD:
+            raise MessageTooLargeError("reliable messages are limited to 20 MiB")
+        engine.send_reliable((node.addr, node.port), data)
 
     def _frame(
         self, payload: bytes, topic: str | None, msg_id: int = 0, broadcast: bool = False
@@ -318,10 +322,15 @@ class Cluster:
             raise ValueError("topic must be a non-empty str, or None for a raw message")
         return envelope.wrap(topic, self.config.node_name, data, msg_id, broadcast)
 
-    def _resolve(self, target: str | Node) -> Node:
+    @staticmethod
+    def _target_name(target: str | Node) -> str:
         name = target.name if isinstance(target, Node) else target
         if not isinstance(name, str):
             raise TypeError("target must be a node name or a Node")
+        return name
+
+    def _resolve(self, target: str | Node) -> Node:
+        name = self._target_name(target)
         engine = self._running()
         with engine.lock:
             assert engine.core is not None
