@@ -56,9 +56,12 @@ def rate(fn: object, size: int, seconds: float) -> float:
 def cluster_cpu(encrypted: bool, nodes: int, seconds: float) -> float:
     """CPU seconds per node per wall second of an idle cluster in this process."""
     extra = dict(secret_key=KEY) if encrypted else {}
-    cs = [swimlib.Cluster(swimlib.Config.local(node_name=f"n{i}", bind_addr="127.0.0.1",
-                                                bind_port=0, **extra)).start()
-          for i in range(nodes)]
+    cs = [
+        swimlib.Cluster(
+            swimlib.Config.local(node_name=f"n{i}", bind_addr="127.0.0.1", bind_port=0, **extra)
+        ).start()
+        for i in range(nodes)
+    ]
     try:
         for c in cs[1:]:
             c.join([f"127.0.0.1:{cs[0].port}"])

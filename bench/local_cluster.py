@@ -31,8 +31,12 @@ def wait(pred: object, timeout: float) -> float:
 
 
 def one_run(n: int) -> dict[str, float]:
-    nodes = [swimlib.Cluster(swimlib.Config.local(node_name=f"n{i}", bind_addr="127.0.0.1",
-                                                   bind_port=0)).start() for i in range(n)]
+    nodes = [
+        swimlib.Cluster(
+            swimlib.Config.local(node_name=f"n{i}", bind_addr="127.0.0.1", bind_port=0)
+        ).start()
+        for i in range(n)
+    ]
     try:
         t0 = time.monotonic()
         for c in nodes[1:]:
@@ -67,8 +71,12 @@ def one_run(n: int) -> dict[str, float]:
                 ):
                     seen[c.config.node_name] = time.monotonic() - t0
             time.sleep(0.005)
-        return {"converge": converge, "broadcast_all": broadcast,
-                "dead_first": min(seen.values()), "dead_all": max(seen.values())}
+        return {
+            "converge": converge,
+            "broadcast_all": broadcast,
+            "dead_first": min(seen.values()),
+            "dead_all": max(seen.values()),
+        }
     finally:
         for c in nodes:
             c.shutdown()

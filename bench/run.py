@@ -85,6 +85,8 @@ def settings_for(args: argparse.Namespace) -> Settings:
             largest_window=300.0 if args.long else 60.0,
             idle_window=12.0,
             alt_sizes=[10, 30],
+            reps=5,
+            conv_reps=5,
             bcast_reps=2,
             largest_ladder={"swimlib": [100, 150], "memberlist": [100, 150]},
         )
@@ -93,7 +95,7 @@ def settings_for(args: argparse.Namespace) -> Settings:
     if args.presets:
         st.presets = args.presets.split(",")
     if args.reps:
-        st.reps = st.bcast_reps = args.reps
+        st.reps = st.bcast_reps = st.conv_reps = args.reps
     if args.largest:
         ladder = [int(x) for x in args.largest.split(",")]
         st.largest_ladder = {"swimlib": ladder, "memberlist": ladder}
