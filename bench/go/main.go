@@ -22,6 +22,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
@@ -183,6 +184,22 @@ type node struct {
 
 	recvDirect, recvBcast, recvProbe atomic.Int64
 	sentDirect, sentBcast            atomic.Int64
+}
+
+// suspectLog is memberlist's log output: memberlist has no suspect callback, but its prober
+// logs "Suspect <name> has failed, no acks received" at the moment it raises a suspicion, so
+// that line becomes a member event (every other line is discarded, as before).
+type suspectLog struct{ n *node }
+
+func (w suspectLog) Write(p []byte) (int, error) {
+	const head, tail = "memberlist: Suspect ", " has failed"
+	if i := bytes.Index(p, []byte(head)); i >= 0 {
+		rest := p[i+len(head):]
+		if j := bytes.Index(rest, []byte(tail)); j > 0 {
+			w.n.member(string(rest[:j]), "suspect")
+		}
+	}
+	return len(p), nil
 }
 
 // delegate
@@ -379,6 +396,7 @@ func main() {
 		<-o.done
 		os.Exit(1)
 	}
+	n := &node{out: o, seen: map[uint64]bool{}}
 	var conf *memberlist.Config
 	switch *preset {
 	case "lan":
@@ -391,7 +409,7 @@ func main() {
 		fail(fmt.Errorf("unknown preset %q", *preset))
 	}
 	conf.Name = *name
-	conf.LogOutput = io.Discard
+	conf.LogOutput = suspectLog{n}
 	if os.Getenv("BENCH_GO_LOG") != "" {
 		conf.LogOutput = os.Stderr
 	}
@@ -421,7 +439,6 @@ func main() {
 	}
 	p := nt.GetAutoBindPort()
 	conf.BindAddr, conf.BindPort, conf.AdvertisePort = *bind, p, p
-	n := &node{out: o, seen: map[uint64]bool{}}
 	n.tr = newCountingTransport(nt)
 	conf.Transport = n.tr
 	n.queue = &memberlist.TransmitLimitedQueue{
