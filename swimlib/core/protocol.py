@@ -470,7 +470,18 @@ class SwimCore:
         data = msg
         if extra:
             data = codec.make_compound([msg, *extra[: codec.MAX_COMPOUND_PARTS - 1]])
-        self._out.append(SendPacket(addr, data, node is not None and node.pmax >= 5))
+        self._out.append(SendPacket(addr, data, self._crc_by_address(addr)))
+
+    def _crc_by_address(self, addr: Addr) -> bool:
+        """Whether memberlist's ``sendMsg`` path would add a CRC for a packet to ``addr``.
+
+        Go passes no node on that path (pings, acks, indirect pings, nacks) and looks one up
+        by the destination's bare IP *as a node name*, so the CRC appears only in clusters
+        whose nodes are named by IP. Doing the same keeps 5 bytes off every probe packet, as
+        in memberlist; gossip, buddy pings and best-effort messages carry the CRC by PMax.
+        """
+        m = self._by_name.get(addr[0])
+        return m is not None and m.pmax >= 5
 
     def _get_broadcasts(self, overhead: int, limit: int) -> list[bytes]:
         """Protocol broadcasts first, then user broadcasts framed as user messages."""
@@ -758,7 +769,7 @@ class SwimCore:
         msg = codec.encode(dead)
         others = [m for m in self._nodes if m.name != self.name and not m.dead_or_left()]
         for m in others:
-            self._out.append(SendPacket(m.address, msg, m.pmax >= 5))
+            self._out.append(SendPacket(m.address, msg, self._crc_by_address(m.address)))
         if not others:
             self.left = True
         return (bool(others), self._flush())

@@ -401,3 +401,42 @@ def test_leave_is_also_sent_directly_to_every_live_member() -> None:
         if isinstance(m, Dead) and m.node == "me" and m.from_node == "me"
     }
     assert direct == {("127.0.0.1", 9000), ("127.0.0.1", 9001)}
+
+
+def _crc_by_kind(effects: list[object]) -> dict[str, set[bool]]:
+    """For each first message type in the SendPacket effects: the CRC flags seen."""
+    out: dict[str, set[bool]] = {}
+    for e in effects:
+        if isinstance(e, SendPacket):
+            m = codec.decode(e.data)
+            if isinstance(m, codec.Compound):
+                m = codec.decode(m.parts[0])
+            out.setdefault(type(m).__name__, set()).add(e.crc)
+    return out
+
+
+@pytest.mark.parametrize("pmax", [4, 5])
+def test_crc_is_placed_where_memberlist_places_it(pmax: int) -> None:
+    """Go adds the CRC (PMax >= 5) on gossip and best-effort messages, for which it passes
+    the node; pings, acks, indirect pings and nacks go through sendMsg, which finds a node
+    only by the destination's bare IP used as a node name."""
+    core = make_core()
+    vsn = bytes((1, pmax, 2, 0, 0, 0))
+    core.receive_packet(codec.encode(Alive(1, "b", b"\x7f\x00\x00\x01", 9000, b"", vsn)), A, 0.0)
+    member = core.member("b")
+    assert member is not None
+    # Gossip tick (the alive about b is queued) and a best-effort user message: CRC by PMax.
+    gossip = _crc_by_kind(core.gossip(0.5))
+    assert gossip == {"Alive": {pmax >= 5}}
+    assert _crc_by_kind(core.send_user(A, b"hi", member)) == {"User": {pmax >= 5}}
+    # Probe traffic: never a CRC when nodes are not named by IP.
+    eff = core.receive_packet(codec.encode(Ping(9, "me", b"\x7f\x00\x00\x01", 9000, "b")), A, 1.0)
+    eff += core.handle_timers(5.0)  # probe b (ping), then indirect/nack timers
+    kinds = _crc_by_kind(eff)
+    assert kinds.get("Ack") == {False} and kinds.get("Ping") == {False}
+    # A node named after the destination IP: Go's sendMsg finds it, so the CRC appears.
+    core.receive_packet(
+        codec.encode(Alive(1, "127.0.0.1", b"\x7f\x00\x00\x01", 9001, b"", vsn)), A, 6.0
+    )
+    eff = core.receive_packet(codec.encode(Ping(10, "me", b"\x7f\x00\x00\x01", 9000, "b")), A, 6.5)
+    assert _crc_by_kind(eff).get("Ack") == {pmax >= 5}
