@@ -13,14 +13,11 @@ from __future__ import annotations
 
 import argparse
 import base64
-import json
 import os
 import queue
 import signal
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -30,27 +27,15 @@ from typing import Any
 import swimlib
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+from gopeer import GO_TIMING, PY_TIMING, GoPeer, PeerTimeout  # noqa: E402  (interop/gopeer.py)
+
 KEY = bytes(range(32))  # AES-256, shared by both sides in the encrypted scenario
 KEY_B64 = base64.b64encode(KEY).decode()
 
-# memberlist's Local preset sped up, identical on both sides (as tests/interop/conftest.py).
-PY_TIMING: dict[str, Any] = dict(
-    protocol_interval=0.3,
-    probe_timeout=0.1,
-    gossip_interval=0.05,
-    suspicion_mult=3,
-    push_pull_interval=3.0,
-    tcp_timeout=1.0,
-)
-GO_TIMING = [
-    "-preset", "local",
-    "-probe-interval", "300ms",
-    "-probe-timeout", "100ms",
-    "-gossip-interval", "50ms",
-    "-suspicion-mult", "3",
-    "-push-pull-interval", "3s",
-    "-retransmit-mult", "6",  # Go broadcasts reach every node with near certainty
-]  # fmt: skip
+# The shared timings, plus a retransmit multiplier with which Go broadcasts reach every node
+# with near certainty (memberlist itself does not relay them).
+GO_ARGS = [*GO_TIMING, "-retransmit-mult", "6"]
 
 T0 = time.monotonic()
 
@@ -64,93 +49,6 @@ def say(text: str) -> None:
     sys.stdout.flush()
 
 
-class GoPeer:
-    """interop/bin/peer as a subprocess; exits on its own if this process dies (stdin EOF)."""
-
-    def __init__(self, binary: Path, name: str, args: list[str], log_dir: Path) -> None:
-        self.name = name
-        self.events: list[dict[str, Any]] = []
-        self._cond = threading.Condition()
-        self._log = open(log_dir / f"{name}.stderr", "w")  # noqa: SIM115
-        self.proc = subprocess.Popen(
-            [str(binary), "-name", name, "-bind", "127.0.0.1", "-port", "0", *args],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=self._log,
-            text=True,
-        )
-        threading.Thread(target=self._read, daemon=True).start()
-        ev = self.wait_for(lambda e: e["event"] in ("start", "exit"), 15, f"{name} to start")
-        if ev["event"] != "start":
-            raise Failed(f"Go peer {name} did not start: {self.events}")
-        self.port: int = ev["port"]
-        self.address = f"127.0.0.1:{self.port}"
-        say(f"Go node {name} (memberlist {ev.get('memberlist_version')}) on {self.address}")
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            try:
-                ev = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            with self._cond:
-                self.events.append(ev)
-                self._cond.notify_all()
-
-    def send(self, **cmd: Any) -> None:
-        assert self.proc.stdin is not None
-        self.proc.stdin.write(json.dumps(cmd) + "\n")
-        self.proc.stdin.flush()
-
-    def mark(self) -> int:
-        with self._cond:
-            return len(self.events)
-
-    def wait_for(
-        self, pred: Callable[[dict[str, Any]], bool], timeout: float, what: str, since: int = 0
-    ) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while True:
-                for ev in self.events[since:]:
-                    if pred(ev):
-                        return ev
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise Failed(f"{self.name}: no {what} within {timeout:g} s")
-                self._cond.wait(left)
-
-    def sees_alive(self, names: set[str], timeout: float) -> None:
-        def ok(e: dict[str, Any]) -> bool:
-            if e["event"] != "members":
-                return False
-            states = {m["name"]: m["state"] for m in e["members"]}
-            return all(states.get(n) == "alive" for n in names)
-
-        self.wait_for(ok, timeout, f"member list with {sorted(names)} alive", self.mark())
-
-    def got_message(self, text: str, timeout: float) -> None:
-        self.wait_for(
-            lambda e: e["event"] == "message" and e.get("payload_text") == text,
-            timeout,
-            f"message {text!r}",
-        )
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-        for f in (self.proc.stdin, self.proc.stdout):
-            if f is not None:
-                f.close()
-        self._log.close()
-
-
 class World:
     """Every node of one scenario, torn down together."""
 
@@ -162,8 +60,9 @@ class World:
         self.inboxes: dict[str, queue.Queue[tuple[str | None, str | None, bytes]]] = {}
 
     def go_node(self, name: str, *args: str) -> GoPeer:
-        g = GoPeer(self.binary, name, [*GO_TIMING, *args], self.log_dir)
+        g = GoPeer(self.binary, name, [*GO_ARGS, *args], self.log_dir)
         self.go.append(g)
+        say(f"Go node {name} (memberlist {g.version}) on {g.address}")
         return g
 
     def py_node(self, name: str, **overrides: Any) -> swimlib.Cluster:
@@ -257,13 +156,15 @@ def basic(w: World) -> str:
     """A Python node joins a two-node Go cluster; messages flow both ways."""
     g1 = w.go_node("go-1")
     g2 = w.go_node("go-2", "-join", g1.address)
-    g2.wait_for(lambda e: e["event"] == "joined" and e["n"] == 1, 10, "join of go-1")
+    g2.wait_for(lambda e: e["event"] == "joined" and e["n"] == 1, 10, what="join of go-1")
     p = w.py_node("py-1", meta=b"role=python")
     n = p.join([g1.address])
     say(f"py-1 joined through {g1.address} ({n} seed)")
     took = converge(w, {"go-1", "go-2", "py-1"})
     ev = g2.wait_for(
-        lambda e: e["event"] == "join" and e["node"]["name"] == "py-1", 5, "join event for py-1"
+        lambda e: e["event"] == "join" and e["node"]["name"] == "py-1",
+        5,
+        what="join event for py-1",
     )
     if ev["node"]["meta"] != "role=python":
         raise Failed(f"go-2 sees py-1 meta {ev['node']['meta']!r}")
@@ -275,7 +176,7 @@ def encrypted(w: World) -> str:
     """The same with one AES-256 key on every node; a keyless node cannot get in."""
     g1 = w.go_node("go-1", "-key", KEY_B64)
     g2 = w.go_node("go-2", "-key", KEY_B64, "-join", g1.address)
-    g2.wait_for(lambda e: e["event"] == "joined" and e["n"] == 1, 10, "join of go-1")
+    g2.wait_for(lambda e: e["event"] == "joined" and e["n"] == 1, 10, what="join of go-1")
     p = w.py_node("py-1", secret_key=KEY_B64)
     p.join([g1.address])
     took = converge(w, {"go-1", "go-2", "py-1"})
@@ -288,7 +189,7 @@ def encrypted(w: World) -> str:
     else:
         raise Failed("a node without the key joined the encrypted cluster")
     g3 = w.go_node("go-nokey", "-join", f"127.0.0.1:{p.port}")
-    ev = g3.wait_for(lambda e: e["event"] == "joined", 10, "join result")
+    ev = g3.wait_for(lambda e: e["event"] == "joined", 10, what="join result")
     if ev["n"] != 0:
         raise Failed("a Go node without the key joined through py-1")
     say("a Go node without the key is refused by py-1")
@@ -307,7 +208,7 @@ def udp_only(w: World) -> str:
     p1 = w.py_node("py-1", **py_flags)
     p1.join([g1.address])
     g2 = w.go_node("go-2", *go_flags, "-join", g1.address)
-    g2.wait_for(lambda e: e["event"] == "joined" and e["n"] == 1, 10, "join of go-1")
+    g2.wait_for(lambda e: e["event"] == "joined" and e["n"] == 1, 10, what="join of go-1")
     p2 = w.py_node("py-2", **py_flags)
     p2.join([g1.address])
     names = {"go-1", "go-2", "py-1", "py-2"}
@@ -326,7 +227,9 @@ def udp_only(w: World) -> str:
     start = time.monotonic()
     state = py_sees_state(p1, "go-2", {"dead"}, 20)
     g1.wait_for(
-        lambda e: e["event"] == "leave" and e["node"]["name"] == "go-2", 20, "go-2 declared dead"
+        lambda e: e["event"] == "leave" and e["node"]["name"] == "go-2",
+        20,
+        what="go-2 declared dead",
     )
     detect = time.monotonic() - start
     say(f"go-2 killed: py-1 sees it {state} and go-1 too, by UDP probes ({detect:.1f} s)")
@@ -345,14 +248,14 @@ def go_joins(w: World) -> str:
     p2 = w.py_node("py-2")
     p2.join([f"127.0.0.1:{p1.port}"])
     g = w.go_node("go-1", "-join", f"127.0.0.1:{p1.port}")
-    ev = g.wait_for(lambda e: e["event"] == "joined", 10, "join result")
+    ev = g.wait_for(lambda e: e["event"] == "joined", 10, what="join result")
     if ev["n"] != 1 or ev.get("error"):
         raise Failed(f"go-1 could not join py-1: {ev.get('error')}")
     say("go-1 joined through py-1")
     took = converge(w, {"py-1", "py-2", "go-1"})
     messages_both_ways(w, g, p2, "go-joins")
     g.send(cmd="leave", timeout="2s")
-    g.wait_for(lambda e: e["event"] == "left", 10, "leave to finish")
+    g.wait_for(lambda e: e["event"] == "left", 10, what="leave to finish")
     for p in (p1, p2):
         py_sees_state(p, "go-1", {"left"}, 10)
     say("go-1 left gracefully: both Python nodes see it as left")
@@ -391,7 +294,7 @@ def main() -> int:
         say(f"scenario {args.scenario}: {doc[0] if doc else ''}")
         try:
             summary = SCENARIOS[args.scenario](world)
-        except Failed as err:
+        except (Failed, PeerTimeout) as err:
             result, ok = f"FAIL {args.scenario}: {err}", False
         except Exception as err:  # any other surprise is a failure with its reason
             result, ok = f"FAIL {args.scenario}: {type(err).__name__}: {err}", False
