@@ -382,7 +382,7 @@ class SwimCore:
         self._probe = probe
         self._handlers[ping.seq_no] = probe
         if node.state == NodeState.ALIVE or not self.config.lifeguard:
-            self._send_with_piggyback(node.address, codec.encode(ping), node)
+            self._send_with_piggyback(node.address, codec.encode(ping))
         else:
             # Buddy system: tell a suspect directly so it can refute at once.
             sus = Suspect(node.incarnation, node.name, self.name)
@@ -413,7 +413,7 @@ class SwimCore:
                 source_port=self.port,
                 source_node=self.name,
             )
-            self._send_with_piggyback(peer.address, codec.encode(ind), peer)
+            self._send_with_piggyback(peer.address, codec.encode(ind))
         if not self.config.disable_tcp_pings and node.pmax >= 3:
             self._out.append(TcpPing(node.address, probe.ping, probe.end))
 
@@ -463,7 +463,7 @@ class SwimCore:
 
     # ------------------------------------------------------------------ sending
 
-    def _send_with_piggyback(self, addr: Addr, msg: bytes, node: Member | None) -> None:
+    def _send_with_piggyback(self, addr: Addr, msg: bytes) -> None:
         """Send a direct message with as many queued broadcasts as fit (``sendMsg``)."""
         budget = self.config.udp_buffer_size - len(msg) - 2 - self.packet_overhead
         extra = self._get_broadcasts(2, budget) if budget > 0 else []
@@ -554,8 +554,7 @@ class SwimCore:
             self._drop("ping_wrong_node")
             return
         to = self._reply_addr(ping.source_addr, ping.source_port, addr)
-        node = self._by_name.get(ping.source_node) if ping.source_node else None
-        self._send_with_piggyback(to, codec.encode(Ack(ping.seq_no)), node)
+        self._send_with_piggyback(to, codec.encode(Ack(ping.seq_no)))
 
     def _on_ack(self, ack: Ack, now: float) -> None:
         h = self._handlers.pop(ack.seq_no, None)
@@ -567,7 +566,7 @@ class SwimCore:
                 self._finish_probe(now, -1)
         elif isinstance(h, _Relay):
             h.done = True
-            self._send_with_piggyback(h.reply_to, codec.encode(Ack(h.seq_no)), None)
+            self._send_with_piggyback(h.reply_to, codec.encode(Ack(h.seq_no)))
         else:
             self._out.append(PingResult(h.seq_no, now - h.sent))
 
@@ -581,7 +580,7 @@ class SwimCore:
         self._handlers[seq] = relay
         ping = Ping(seq, ind.node, self.addr_bytes, self.port, self.name)
         target = (ip_to_str(ind.target), ind.port or self.port)
-        self._send_with_piggyback(target, codec.encode(ping), self._by_name.get(ind.node))
+        self._send_with_piggyback(target, codec.encode(ping))
         self._schedule(now + self.config.probe_timeout, _T_RELAY_END, seq)
         if ind.nack:
             self._schedule(now + self.config.probe_timeout, _T_RELAY_NACK, relay)
@@ -589,7 +588,7 @@ class SwimCore:
     def _relay_nack(self, relay: _Relay) -> None:
         if not relay.done:
             relay.done = True
-            self._send_with_piggyback(relay.reply_to, codec.encode(Nack(relay.seq_no)), None)
+            self._send_with_piggyback(relay.reply_to, codec.encode(Nack(relay.seq_no)))
 
     # ------------------------------------------------------------------ state rules
 
