@@ -49,7 +49,7 @@ def wait(pred: Callable[[], bool], timeout: float) -> None:
         time.sleep(0.01)
 
 
-def packet_paths(results: dict[str, float]) -> None:
+def packet_paths(results: dict[str, float], messages: int) -> None:
     a, b = start("hp-a"), start("hp-b")
     try:
         b.join([f"127.0.0.1:{a.port}"])
@@ -67,15 +67,14 @@ def packet_paths(results: dict[str, float]) -> None:
         b.on_message(lambda s, t, p: got.__setitem__(0, got[0] + 1))
         time.sleep(1.0)
         got[0] = 0
-        n = results["_messages"] = int(results["_messages"])
         c0 = time.process_time()
-        for i in range(n):
+        for i in range(messages):
             a.send("hp-b", body)
             if i % 500 == 499:
                 time.sleep(0.005)  # let the receiver keep up: loss is not what this measures
-        wait(lambda: got[0] >= n * 0.99, 30)
-        results["message end to end"] = (time.process_time() - c0) / n * 1e6
-        results["_received"] = got[0]
+        wait(lambda: got[0] >= messages * 0.99, 30)
+        results["message end to end"] = (time.process_time() - c0) / messages * 1e6
+        results["received"] = got[0]
     finally:
         a.shutdown()
         b.shutdown()
@@ -101,12 +100,12 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=20.0, help="idle window")
     ap.add_argument("--messages", type=int, default=20000)
     args = ap.parse_args()
-    results: dict[str, float] = {"_messages": args.messages}
-    packet_paths(results)
+    results: dict[str, float] = {}
+    packet_paths(results, args.messages)
     idle(results, args.seconds)
     for key in ("seal ping", "receive ping", "send direct", "message end to end"):
         print(f"{key:20s} {results[key]:8.1f} us/op")
-    print(f"{'received':20s} {int(results['_received'])}/{args.messages}")
+    print(f"{'received':20s} {int(results['received'])}/{args.messages}")
     print(f"{'idle':20s} {results['idle']:8.3f} % of one core per node (10 nodes, local)")
 
 

@@ -49,7 +49,7 @@ def cluster_tables(clusters: list[dict[str, Any]]) -> list[str]:
         "Seconds from the kill until the first survivor, and until every survivor, declared "
         "the node dead: median (min-max) over the kills. `first suspect` is the first "
         "suspicion reported (memberlist has no suspect callback: its node reports the "
-        "prober's \"Suspect <node> has failed\" log line).",
+        'prober\'s "Suspect <node> has failed" log line).',
         "",
         "| preset | N | system | first dead | all dead | first suspect | kills (all declared) |",
         "|---|---|---|---|---|---|---|",
