@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -120,6 +121,48 @@ def rss_bytes(pid: int) -> int | None:
             return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
     except OSError:
         return None
+
+
+PROTOCOLS = {"6": "tcp", "17": "udp", "tcp": "tcp", "udp": "udp"}
+
+
+def install_protocol_counters() -> bool:
+    """Count loopback TCP and UDP output apart (two iptables rules that only count).
+
+    Only inside the benchmark's private network namespace; False if iptables is missing or
+    refused, and then only the interface totals are reported."""
+    iptables = shutil.which("iptables")
+    if iptables is None:
+        return False
+    for proto in ("tcp", "udp"):
+        rule = [iptables, "-A", "OUTPUT", "-o", "lo", "-p", proto]
+        try:
+            if subprocess.run(rule, capture_output=True, timeout=30).returncode != 0:
+                return False
+        except (OSError, subprocess.TimeoutExpired):
+            return False
+    return protocol_counters() is not None
+
+
+def protocol_counters() -> dict[str, tuple[int, int]] | None:
+    """{"tcp"|"udp": (packets, bytes)} sent on loopback, from the counting rules."""
+    iptables = shutil.which("iptables")
+    if iptables is None:
+        return None
+    try:
+        proc = subprocess.run(
+            [iptables, "-L", "OUTPUT", "-v", "-x", "-n"], capture_output=True, text=True, timeout=30
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    out: dict[str, tuple[int, int]] = {}
+    for line in proc.stdout.splitlines()[2:]:
+        cols = line.split()
+        # pkts bytes [target] prot opt ...: the rules have no target, so prot is third
+        proto = next((PROTOCOLS[c] for c in cols[2:4] if c in PROTOCOLS), None)
+        if proto is not None and cols[0].isdigit() and cols[1].isdigit():
+            out[proto] = (int(cols[0]), int(cols[1]))
+    return out if len(out) == 2 else None
 
 
 def loopback_counters() -> tuple[int, int]:

@@ -72,9 +72,11 @@ def cluster_tables(clusters: list[dict[str, Any]]) -> list[str]:
         "## 2. Convergence and 3. dissemination",
         "",
         "Convergence: all N processes started, then N-1 join through node 0 at once; seconds "
-        "until every node counts all N members (at N = 10, median (min-max) over several "
-        "freshly started clusters; larger N: one run). Dissemination: one 100-byte broadcast "
-        "from a random node; seconds until every other node delivered it, median (min-max).",
+        "until every node counts all N members: median (min-max) over several freshly started "
+        "clusters. `slow` counts the runs that took 1 s or more: some node missed an alive "
+        "broadcast and waited for a periodic push/pull (extra runs stop at the cap and count "
+        "as slower than every finished run). Dissemination: one 100-byte broadcast from a "
+        "random node; seconds until every other node delivered it, median (min-max).",
         "",
         "| preset | N | system | convergence | broadcast to all | broadcast to half | delivered |",
         "|---|---|---|---|---|---|---|",
@@ -86,8 +88,8 @@ def cluster_tables(clusters: list[dict[str, Any]]) -> list[str]:
         want = sum(d.get("receivers", 0) for d in dis)
         conv_s = _f(conv.get("all")) if conv.get("converged") else "not converged"
         samples = c.get("convergence_samples") or {}
-        if samples.get("n", 0) > 1:
-            conv_s = f"{_spread(samples['values'])} ({samples['n']} runs)"
+        if samples.get("runs", 0) > 1:
+            conv_s = _conv_cell(samples)
         lines.append(
             f"| {c['preset']} | {c['n']} | {c['system']} | {conv_s} | "
             f"{_spread(_field(dis, 'all'))} | {_spread(_field(dis, 'p50'))} | {got}/{want} |"
@@ -100,11 +102,17 @@ def cluster_tables(clusters: list[dict[str, Any]]) -> list[str]:
         "brackets). `UDP B/s` is what the node itself counted as sent (swimlib "
         "`udp.sent_bytes`, the Go node's wrapped transport, swim-protocol's packer). "
         "`wire B/s` is the loopback interface's bytes divided by N (private network "
-        "namespace only): IP/UDP/TCP headers and TCP push/pull included.",
+        "namespace only): IP/UDP/TCP headers and TCP push/pull included; in brackets UDP + "
+        "TCP apart, where iptables could count them. The window starts 2 s after the join, "
+        "when TCP is the periodic push/pull: swimlib's first one comes within one interval "
+        "of start (docs/architecture.md), memberlist's one to two intervals after start, so "
+        "the TCP share here is swimlib's early exchange, not a steady-state difference (both "
+        "then make one per node per interval). `health` is the highest Lifeguard health "
+        "score at the end of the window (0: no node slowed its probes).",
         "",
         "| preset | N | system | CPU % / node | UDP B/s / node | UDP pkts/s | wire B/s / node "
-        "| RSS MiB | false positives (dead/suspect) |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| RSS MiB | false positives (dead/suspect) | health |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for c in sorted(clusters, key=_sort_key):
         idle = c.get("idle") or {}
@@ -114,10 +122,26 @@ def cluster_tables(clusters: list[dict[str, Any]]) -> list[str]:
             f"| {c['preset']} | {c['n']} | {c['system']} | {_f(idle.get('cpu_pct_mean'))} "
             f"({_f(cpu.get('max'))}) | {_f(idle.get('udp_bytes_per_s_mean'), 0)} | "
             f"{_f(idle.get('udp_packets_per_s_mean'), 1)} | "
-            f"{_f(idle.get('lo_bytes_per_s_per_node'), 0)} | {_f(idle.get('rss_mib_mean'), 1)} "
-            f"| {fp.get('dead', '-')}/{fp.get('suspect', '-')} |"
+            f"{_wire(idle)} | {_f(idle.get('rss_mib_mean'), 1)} "
+            f"| {fp.get('dead', '-')}/{fp.get('suspect', '-')} | {_f(idle.get('health_max'), 0)} |"
         )
     return lines
+
+
+def _by_size(counts: Any, default: str = "") -> str:
+    """' (N=10: 5, N=30: 3)' from a {size: count} mapping (JSON turns the sizes to strings)."""
+    if not counts:
+        return default
+    inner = ", ".join(f"N={k}: {v}" for k, v in sorted(counts.items(), key=lambda kv: int(kv[0])))
+    return f" ({inner})" if default == "" else inner
+
+
+def _wire(idle: dict[str, Any]) -> str:
+    total = _f(idle.get("lo_bytes_per_s_per_node"), 0)
+    udp, tcp = idle.get("lo_udp_bytes_per_s_per_node"), idle.get("lo_tcp_bytes_per_s_per_node")
+    if udp is None or tcp is None:
+        return total
+    return f"{total} ({udp:.0f} + {tcp:.0f})"
 
 
 def throughput_tables(direct: list[dict[str, Any]], bcast: list[dict[str, Any]]) -> list[str]:
@@ -258,16 +282,33 @@ def _med(values: list[float]) -> float | None:
 
 
 def _convergence_values(cell: dict[str, Any]) -> list[float]:
-    """Every convergence sample of a cell (older results: the single run)."""
+    """Every convergence sample of a cell, censored runs at the cap (older results: the
+    single run)."""
     samples = cell.get("convergence_samples") or {}
-    if samples.get("values"):
-        return [float(v) for v in samples["values"]]
+    if samples.get("runs", 0) > 1:
+        done = [float(v) for v in samples.get("values") or []]
+        return done + [float(samples.get("cap", 0.0))] * int(samples.get("censored", 0))
     v = (cell.get("convergence") or {}).get("all")
     return [float(v)] if v is not None else []
 
 
 def _convergence(cell: dict[str, Any]) -> float | None:
+    """Median over the runs; a censored run counts as slower than any finished one."""
+    samples = cell.get("convergence_samples") or {}
+    if samples.get("median_above_cap"):
+        return float("inf")
+    if samples.get("censored"):
+        return float(samples["median"])
     return _med(_convergence_values(cell))
+
+
+def _conv_cell(samples: dict[str, Any]) -> str:
+    runs, censored = int(samples["runs"]), int(samples.get("censored", 0))
+    above = samples.get("median_above_cap")
+    med_s = f"&gt;{samples['cap']:.0f}" if above else f"{float(samples['median']):.2f}"
+    lo, hi = samples.get("min"), samples.get("max")
+    spread = f" ({lo:.2f}-{hi:.2f}{'+' if censored else ''})" if lo is not None else ""
+    return f"{med_s}{spread}, {runs} runs, slow {samples.get('slow', 0)}"
 
 
 def _ratio_row(
@@ -298,8 +339,10 @@ def markdown(results: dict[str, Any]) -> str:
         "Versions: " + ", ".join(f"{k} {v}" for k, v in (meta.get("versions") or {}).items()) + ".",
         "",
         f"Settings: presets {st.get('presets')}, sizes {st.get('sizes')} (alternatives "
-        f"{st.get('alt_sizes')}), {st.get('reps')} kills and {st.get('bcast_reps')} broadcasts "
-        f"per cluster, idle window {st.get('idle_window')} s, largest-cluster window "
+        f"{st.get('alt_sizes')}), {st.get('reps')} kills{_by_size(st.get('reps_by_size'))} and "
+        f"{st.get('bcast_reps')} broadcasts per cluster, convergence runs per cell "
+        f"{_by_size(st.get('conv_reps'), '1')} (extra runs capped at {st.get('conv_cap')} s), "
+        f"idle window {st.get('idle_window')} s, largest-cluster window "
         f"{st.get('largest_window')} s. Every node is its own OS process on 127.0.0.1; every "
         "system runs memberlist's preset values (LAN: probe 1 s / 500 ms, suspicion mult 4, "
         "gossip 200 ms; Local: probe 1 s / 200 ms, mult 3, gossip 100 ms).",

@@ -85,8 +85,9 @@ def settings_for(args: argparse.Namespace) -> Settings:
             largest_window=300.0 if args.long else 60.0,
             idle_window=12.0,
             alt_sizes=[10, 30],
-            reps=5,
-            conv_reps=5,
+            reps=8,
+            reps_by_size={10: 5},
+            conv_reps={10: 15, 30: 5, 60: 3},
             bcast_reps=2,
             largest_ladder={"swimlib": [100, 150], "memberlist": [100, 150]},
         )
@@ -95,7 +96,9 @@ def settings_for(args: argparse.Namespace) -> Settings:
     if args.presets:
         st.presets = args.presets.split(",")
     if args.reps:
-        st.reps = st.bcast_reps = st.conv_reps = args.reps
+        st.reps = st.bcast_reps = args.reps
+        st.reps_by_size = {}
+        st.conv_reps = {n: args.reps for n in st.sizes}
     if args.largest:
         ladder = [int(x) for x in args.largest.split(",")]
         st.largest_ladder = {"swimlib": ladder, "memberlist": ladder}
@@ -227,6 +230,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.in_netns:
         bring_up_loopback()
         netns = True
+        if not procs.install_protocol_counters():
+            log("iptables unavailable: loopback bytes are reported as one total")
     return run(args, out_dir, netns, log)
 
 

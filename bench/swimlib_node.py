@@ -83,6 +83,7 @@ def main() -> None:
             udp_sent_bytes=s.get("udp.sent_bytes", 0),
             udp_sent=s.get("udp.sent", 0),
             members=len(cluster.alive_members()),
+            health=cluster.health_score(),
             **counts.as_dict(),
         )
 

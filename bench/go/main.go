@@ -276,9 +276,9 @@ type command struct {
 
 func (n *node) stats() map[string]any {
 	m := n.m.Load()
-	alive := 0
+	alive, health := 0, 0
 	if m != nil {
-		alive = m.NumMembers()
+		alive, health = m.NumMembers(), m.GetHealthScore()
 	}
 	return map[string]any{
 		"ev": "stats", "t": mono(),
@@ -286,7 +286,7 @@ func (n *node) stats() map[string]any {
 		"tcp_sent_bytes": n.tr.tcpBytes.Load(),
 		"recv_direct":    n.recvDirect.Load(), "recv_bcast": n.recvBcast.Load(),
 		"recv_probe": n.recvProbe.Load(), "sent_direct": n.sentDirect.Load(),
-		"sent_bcast": n.sentBcast.Load(), "members": alive,
+		"sent_bcast": n.sentBcast.Load(), "members": alive, "health": health,
 	}
 }
 
