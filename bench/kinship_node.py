@@ -12,7 +12,6 @@ import argparse
 import dataclasses
 import os
 import threading
-import time
 from typing import Any
 
 import kinship
@@ -67,17 +66,7 @@ def main() -> None:
             if ev is None:
                 continue
             if isinstance(ev, kinship.UserMessage):
-                parsed = noderun.parse(ev.data)
-                if parsed is None:
-                    continue
-                kind, ident = parsed
-                if kind == noderun.KIND_DIRECT:
-                    counts.recv_direct += 1
-                elif kind == noderun.KIND_BCAST:
-                    counts.recv_bcast += 1
-                elif kind == noderun.KIND_PROBE:
-                    counts.recv_probe += 1
-                    out.emit("bcast", id=ident)
+                counts.received(ev.data, out)
                 continue
             state = {
                 kinship.MemberJoined: "alive",
@@ -93,53 +82,18 @@ def main() -> None:
     port = int(cluster.local.addr.rsplit(":", 1)[1])
     out.emit("start", name=args.name, port=port, pid=os.getpid())
 
-    def blast(cmd: dict[str, Any]) -> None:
-        size = int(cmd.get("size") or 100)
-        rate = float(cmd.get("rate") or 0)
-        duration = float(cmd.get("duration") or 2)
-        base = int.from_bytes(os.urandom(4), "big") << 24
-        direct = cmd.get("kind") == "direct"
-        target = str(cmd.get("to"))
-
-        def send(i: int) -> None:
-            try:
-                if direct:
-                    cluster.send(target, noderun.payload(noderun.KIND_DIRECT, i, size))
-                    counts.sent_direct += 1
-                else:
-                    cluster.broadcast(noderun.payload(noderun.KIND_BCAST, base + i, size))
-                    counts.sent_bcast += 1
-            except (kinship.KinshipError, TimeoutError):
-                counts.send_errors += 1
-
-        t0, t1, sent = noderun.paced(rate, duration, send)
-        out.emit("blast_done", t0=t0, t1=t1, sent=sent, errors=counts.send_errors)
-
+    lib = noderun.Library(
+        join=lambda seeds: cluster.join(seeds, timeout=30),
+        broadcast=lambda data, probe: cluster.broadcast(data),
+        send=cluster.send,
+        stats=lambda: {
+            "members": len(cluster.members()),
+            "lib": dataclasses.asdict(cluster.stats()),
+        },
+        errors=(kinship.KinshipError, TimeoutError),
+    )
     try:
-        for cmd in noderun.commands():
-            name = cmd.get("cmd")
-            if name == "join":
-                t0 = time.monotonic()
-                try:
-                    n = cluster.join(cmd["seeds"], timeout=30)
-                    out.emit("joined", t0=t0, n=n)
-                except (kinship.KinshipError, TimeoutError) as err:
-                    out.emit("joined", t0=t0, n=0, error=str(err))
-            elif name == "bcast":
-                ident = int(cmd["id"])
-                data = noderun.payload(noderun.KIND_PROBE, ident, int(cmd.get("size", 100)))
-                cluster.broadcast(data)
-                out.emit("bcast_sent", id=ident)
-            elif name == "blast":
-                threading.Thread(target=blast, args=(cmd,), daemon=True).start()
-            elif name == "stats":
-                s = cluster.stats()
-                out.emit(
-                    "stats",
-                    members=len(cluster.members()),
-                    lib=dataclasses.asdict(s),
-                    **counts.as_dict(),
-                )
+        noderun.serve(lib, out, counts)
     finally:
         stop.set()
         cluster.close(0.5)

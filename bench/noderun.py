@@ -13,11 +13,13 @@ Benchmark payloads start with a kind byte and a big-endian u64 id (see :func:`pa
 from __future__ import annotations
 
 import json
+import os
 import struct
 import sys
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 KIND_PROBE = ord("P")  # one broadcast whose arrival time is reported
@@ -143,3 +145,71 @@ class Counters:
 
     def as_dict(self) -> dict[str, int]:
         return dict(vars(self))
+
+    def received(self, data: bytes, out: Output) -> None:
+        """Count a delivered benchmark payload; report a probe broadcast's arrival."""
+        parsed = parse(data)
+        if parsed is None:
+            return
+        kind, ident = parsed
+        if kind == KIND_DIRECT:
+            self.recv_direct += 1
+        elif kind == KIND_BCAST:
+            self.recv_bcast += 1
+        elif kind == KIND_PROBE:
+            self.recv_probe += 1
+            out.emit("bcast", id=ident)
+
+
+@dataclass
+class Library:
+    """What one membership library does for :func:`serve` (the runner adapts its API)."""
+
+    join: Callable[[list[str]], int]  # seeds -> how many were reached
+    broadcast: Callable[[bytes, bool], None]  # (data, is the timed probe broadcast)
+    send: Callable[[str, bytes], None]  # (address, data): direct best-effort message
+    stats: Callable[[], dict[str, Any]]  # the library's own figures for the stats event
+    errors: tuple[type[BaseException], ...]  # what join and send raise on failure
+
+
+def serve(lib: Library, out: Output, counts: Counters) -> None:
+    """The command loop every Python runner shares; returns on stdin EOF or ``quit``."""
+    for cmd in commands():
+        name = cmd.get("cmd")
+        if name == "join":
+            t0 = time.monotonic()
+            try:
+                out.emit("joined", t0=t0, n=lib.join(list(cmd["seeds"])))
+            except lib.errors as err:
+                out.emit("joined", t0=t0, n=0, error=str(err))
+        elif name == "bcast":
+            ident = int(cmd["id"])
+            lib.broadcast(payload(KIND_PROBE, ident, int(cmd.get("size", 100))), True)
+            out.emit("bcast_sent", id=ident)
+        elif name == "blast":
+            threading.Thread(target=_blast, args=(lib, out, counts, cmd), daemon=True).start()
+        elif name == "stats":
+            out.emit("stats", **lib.stats(), **counts.as_dict())
+
+
+def _blast(lib: Library, out: Output, counts: Counters, cmd: dict[str, Any]) -> None:
+    """Throughput: direct messages to ``to`` or broadcasts, paced (see :func:`paced`)."""
+    size = int(cmd.get("size") or 100)
+    direct = cmd.get("kind") == "direct"
+    target = str(cmd.get("to"))
+    base = int.from_bytes(os.urandom(4), "big") << 24  # broadcast ids unique per blast
+
+    def send(i: int) -> None:
+        try:
+            if direct:
+                lib.send(target, payload(KIND_DIRECT, i, size))
+                counts.sent_direct += 1
+            else:
+                lib.broadcast(payload(KIND_BCAST, base + i, size), False)
+                counts.sent_bcast += 1
+        except lib.errors:
+            counts.send_errors += 1
+
+    rate, duration = float(cmd.get("rate") or 0), float(cmd.get("duration") or 2)
+    t0, t1, sent = paced(rate, duration, send)
+    out.emit("blast_done", t0=t0, t1=t1, sent=sent, errors=counts.send_errors)
