@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from swimlib.wire import codec, crypto
@@ -80,11 +81,11 @@ def cases() -> dict[str, Callable[[], object]]:
     out: dict[str, Callable[[], object]] = {}
     for name, msg in messages().items():
         data = codec.encode(msg)
-        out[f"encode {name}"] = lambda m=msg: codec.encode(m)
+        out[f"encode {name}"] = partial(codec.encode, msg)
         if name == "push_pull_60":
-            out[f"decode {name}"] = lambda d=data: codec.decode_push_pull(d)
+            out[f"decode {name}"] = partial(codec.decode_push_pull, data)
         else:
-            out[f"decode {name}"] = lambda d=data: codec.decode(d)
+            out[f"decode {name}"] = partial(codec.decode, data)
     gossip = [
         codec.encode(Alive(i, f"node-{i:04d}-abcdef", ADDR, 7946, b"", VSN)) for i in range(12)
     ]
@@ -99,13 +100,13 @@ def cases() -> dict[str, Callable[[], object]]:
     for label, framer in (("plain", plain), ("lzw", lzw), ("aes-gcm", enc)):
         for what, data in (("ping", ping), ("compound", compound)):
             sealed = framer.seal(data, False, NONCE)
-            out[f"framer seal {label} {what}"] = lambda f=framer, d=data: f.seal(d, False, NONCE)
-            out[f"framer open {label} {what}"] = lambda f=framer, s=sealed: f.open(s)
+            out[f"framer seal {label} {what}"] = partial(framer.seal, data, False, NONCE)
+            out[f"framer open {label} {what}"] = partial(framer.open, sealed)
     for size in (100, 1400):
         body = b"y" * size
         sealed_b = crypto.seal(KEY, body, NONCE, b"")
-        out[f"crypto seal {size}B"] = lambda b=body: crypto.seal(KEY, b, NONCE, b"")
-        out[f"crypto open {size}B"] = lambda s=sealed_b: crypto.open_sealed([KEY], s, b"")
+        out[f"crypto seal {size}B"] = partial(crypto.seal, KEY, body, NONCE, b"")
+        out[f"crypto open {size}B"] = partial(crypto.open_sealed, [KEY], sealed_b, b"")
     packed = lzw_compress(compound)
     out[f"lzw compress {len(compound)}B"] = lambda: lzw_compress(compound)
     out[f"lzw decompress {len(compound)}B"] = lambda: lzw_decompress(packed)

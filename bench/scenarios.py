@@ -11,6 +11,7 @@ import math
 import random
 import statistics
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -73,6 +74,11 @@ def summary(values: list[float]) -> dict[str, Any]:
         "max": max(values),
         "values": [round(v, 4) for v in values],
     }
+
+
+def event_is(kind: str, **fields: Any) -> Callable[[dict[str, Any]], bool]:
+    """A node-event predicate: this ``ev`` with these field values."""
+    return lambda e: e["ev"] == kind and all(e.get(k) == v for k, v in fields.items())
 
 
 def suspicion_timeouts(preset: str, n: int) -> tuple[float, float]:
@@ -228,16 +234,14 @@ def idle_cost(nodes: list[NodeProc], window: float, netns: bool) -> dict[str, An
 
 
 def disseminate(nodes: list[NodeProc], reps: int, timeout: float, rng: random.Random) -> list[Any]:
-    results = []
+    results: list[dict[str, Any]] = []
     for _ in range(reps):
         live = [n for n in nodes if n.alive]
         origin = rng.choice(live)
         ident = rng.getrandbits(48)
         marks = {n.name: n.mark() for n in live}
         origin.send(cmd="bcast", id=ident)
-        sent = origin.wait_for(
-            lambda e, i=ident: e["ev"] == "bcast_sent" and e["id"] == i, 10, marks[origin.name]
-        )
+        sent = origin.wait_for(event_is("bcast_sent", id=ident), 10, marks[origin.name])
         if sent is None:
             results.append({"error": "no bcast_sent"})
             continue
@@ -248,9 +252,7 @@ def disseminate(nodes: list[NodeProc], reps: int, timeout: float, rng: random.Ra
         while time.monotonic() < deadline and len(got) < len(others):
             for n in others:
                 if n.name not in got:
-                    evs = n.select(
-                        lambda e, i=ident: e["ev"] == "bcast" and e["id"] == i, marks[n.name]
-                    )
+                    evs = n.select(event_is("bcast", id=ident), marks[n.name])
                     if evs:
                         got[n.name] = float(evs[0]["t"]) - t_sent
             time.sleep(POLL)
@@ -274,7 +276,7 @@ def disseminate(nodes: list[NodeProc], reps: int, timeout: float, rng: random.Ra
 def detect(
     nodes: list[NodeProc], reps: int, timeout: float, rng: random.Random
 ) -> list[dict[str, Any]]:
-    results = []
+    results: list[dict[str, Any]] = []
     for _ in range(reps):
         live = [n for n in nodes[1:] if n.alive]  # never the seed
         if len(live) < 3:
@@ -290,9 +292,7 @@ def detect(
             for n in survivors:
                 if n.name in dead:
                     continue
-                for e in n.select(
-                    lambda e, v=victim.name: e["ev"] == "member" and e["node"] == v, marks[n.name]
-                ):
+                for e in n.select(event_is("member", node=victim.name), marks[n.name]):
                     if e["state"] == "suspect":
                         suspect.setdefault(n.name, float(e["t"]) - t_kill)
                     elif e["state"] in ("dead", "left"):

@@ -114,7 +114,7 @@ class Node:
                 self.out.emit("bcast", id=int(text))
 
     def _node_name(self, addr: str) -> str:
-        return self.args.names.get(addr, addr)
+        return str(self.args.names.get(addr, addr))
 
     def broadcast(self, ident: int) -> None:
         assert self.members is not None
