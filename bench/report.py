@@ -130,12 +130,10 @@ def cluster_tables(clusters: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
-def _by_size(counts: Any, default: str = "") -> str:
-    """' (N=10: 5, N=30: 3)' from a {size: count} mapping (JSON turns the sizes to strings)."""
-    if not counts:
-        return default
-    inner = ", ".join(f"N={k}: {v}" for k, v in sorted(counts.items(), key=lambda kv: int(kv[0])))
-    return f" ({inner})" if default == "" else inner
+def _by_size(counts: Any) -> str:
+    """'N=10: 5, N=30: 3' from a {size: count} mapping (JSON turns the sizes to strings)."""
+    items = sorted((counts or {}).items(), key=lambda kv: int(kv[0]))
+    return ", ".join(f"N={k}: {v}" for k, v in items)
 
 
 def _wire(idle: dict[str, Any]) -> str:
@@ -288,12 +286,14 @@ def _detection_samples(cell: dict[str, Any]) -> list[float]:
 
 
 def _convergence_samples(cell: dict[str, Any]) -> list[float]:
-    """Every convergence run; a censored one as +inf (slower than every finished run)."""
+    """Every convergence run; a censored one as +inf (slower than every finished run).
+    Older results, and cells with one run: the single run."""
     samples = cell.get("convergence_samples") or {}
     if samples.get("runs", 0) > 1:
         done = [float(v) for v in samples.get("values") or []]
         return done + [math.inf] * int(samples.get("censored", 0))
-    return _convergence_values(cell)
+    v = (cell.get("convergence") or {}).get("all")
+    return [float(v)] if v is not None else []
 
 
 def _idle_cpu(cell: dict[str, Any]) -> list[float]:
@@ -345,19 +345,10 @@ def _secs(v: float) -> str:
     return "&gt;cap" if math.isinf(v) else f"{v:.2f}"
 
 
-def _med(values: list[float]) -> float | None:
-    return statistics.median(values) if values else None
-
-
 def _convergence_values(cell: dict[str, Any]) -> list[float]:
-    """Every convergence sample of a cell, censored runs at the cap (older results: the
-    single run)."""
-    samples = cell.get("convergence_samples") or {}
-    if samples.get("runs", 0) > 1:
-        done = [float(v) for v in samples.get("values") or []]
-        return done + [float(samples.get("cap", 0.0))] * int(samples.get("censored", 0))
-    v = (cell.get("convergence") or {}).get("all")
-    return [float(v)] if v is not None else []
+    """:func:`_convergence_samples` for the plots: censored runs drawn at the cap."""
+    cap = float((cell.get("convergence_samples") or {}).get("cap", 0.0))
+    return [cap if math.isinf(v) else v for v in _convergence_samples(cell)]
 
 
 def _conv_cell(samples: dict[str, Any]) -> str:
@@ -372,6 +363,7 @@ def _conv_cell(samples: dict[str, Any]) -> str:
 def markdown(results: dict[str, Any]) -> str:
     meta = results.get("meta", {})
     st = meta.get("settings", {})
+    kills_by_size = f" ({_by_size(st['reps_by_size'])})" if st.get("reps_by_size") else ""
     lines = [
         "# swimlib benchmarks",
         "",
@@ -382,9 +374,9 @@ def markdown(results: dict[str, Any]) -> str:
         "Versions: " + ", ".join(f"{k} {v}" for k, v in (meta.get("versions") or {}).items()) + ".",
         "",
         f"Settings: presets {st.get('presets')}, sizes {st.get('sizes')} (alternatives "
-        f"{st.get('alt_sizes')}), {st.get('reps')} kills{_by_size(st.get('reps_by_size'))} and "
+        f"{st.get('alt_sizes')}), {st.get('reps')} kills{kills_by_size} and "
         f"{st.get('bcast_reps')} broadcasts per cluster, convergence runs per cell "
-        f"{_by_size(st.get('conv_reps'), '1')} (extra runs capped at {st.get('conv_cap')} s), "
+        f"{_by_size(st.get('conv_reps')) or 1} (extra runs capped at {st.get('conv_cap')} s), "
         f"idle window {st.get('idle_window')} s, largest-cluster window "
         f"{st.get('largest_window')} s. Every node is its own OS process on 127.0.0.1; every "
         "system runs memberlist's preset values (LAN: probe 1 s / 500 ms, suspicion mult 4, "
