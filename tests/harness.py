@@ -17,11 +17,13 @@ from swimlib.core.effects import (
     PublishEvent,
     PushPullRequest,
     SendPacket,
+    StreamReply,
     TcpPing,
 )
 from swimlib.core.protocol import SwimCore
 from swimlib.wire import codec
 from swimlib.wire.crc import add_crc
+from swimlib.wire.messages import Message, PushPull
 
 Addr = tuple[str, int]
 
@@ -44,20 +46,26 @@ class Net:
         port = 7000 + len(self.nodes)
         base = cfg or Config.local(node_name=name)
         base = base.with_changes(node_name=name, **overrides)
-        core = SwimCore(base, random.Random(self.seed * 1000 + port), self.now, "127.0.0.1", port)
+        core = SwimCore(base, random.Random(self.seed * 1000 + port), "127.0.0.1", port)
         self.nodes[("127.0.0.1", port)] = core
         self.events[name] = []
         self.delivered[name] = []
+        self.apply(core, core.start(self.now))
         return core
 
     def addr(self, core: SwimCore) -> Addr:
         return (core.host, core.port)
 
     def join(self, core: SwimCore, seed: SwimCore) -> None:
-        reply, effects = seed.handle_stream(core.local_state(True), self.addr(core), self.now)
-        self.apply(seed, effects)
-        assert reply is not None
-        self.apply(core, core.merge_remote_state(reply, self.now))  # type: ignore[arg-type]
+        self.apply(core, core.join(self.addr(seed), 1, self.now))
+
+    def _exchange(self, dialer: SwimCore, addr: Addr, msg: Message) -> Message | None:
+        """One stream request to the core at ``addr``; its reply, if it wrote one."""
+        peer = self.nodes[addr]
+        effects = peer.handle_stream(msg, self.addr(dialer), self.now)
+        self.apply(peer, effects)
+        replies = [e.message for e in effects if isinstance(e, StreamReply)]
+        return replies[0] if replies else None
 
     def apply(self, core: SwimCore, effects: list[Effect]) -> None:
         src = self.addr(core)
@@ -75,14 +83,15 @@ class Net:
                 self.events[core.name].append(eff.event)
             elif isinstance(eff, DeliverMessage):
                 self.delivered[core.name].append(eff.payload)
+            elif isinstance(eff, StreamReply):
+                pass  # taken by _exchange
             elif isinstance(eff, PushPullRequest):
-                peer = self.nodes.get(eff.addr)
-                if peer is None or eff.addr in self.crashed or src in self.crashed:
+                if eff.addr not in self.nodes or eff.addr in self.crashed or src in self.crashed:
                     continue
-                reply, peffects = peer.handle_stream(eff.message, src, self.now)
-                self.apply(peer, peffects)
-                if reply is not None:
-                    self.apply(core, core.merge_remote_state(reply, self.now))  # type: ignore[arg-type]
+                reply = self._exchange(core, eff.addr, eff.message)
+                if isinstance(reply, PushPull):
+                    rid = eff.request_id
+                    self.apply(core, core.push_pull_reply(reply, eff.addr, rid, self.now))
             elif isinstance(eff, TcpPing):
                 peer = self.nodes.get(eff.addr)
                 ok = (

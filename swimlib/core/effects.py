@@ -1,7 +1,9 @@
-"""Effects: what the protocol core asks its driver to do (send, dial, publish, deliver).
+"""Effects: what the protocol core asks its driver to do (send, dial, publish, deliver, reply).
 
 The core never performs I/O. Every input returns a list of these values; the threaded runtime
-and the simulator each carry them out in their own way.
+and the simulator each carry them out, with one ``match`` over :data:`Effect`. Results of
+blocking calls (a ping's RTT, a join's rejection, a stream reply) are effects too, tagged with
+the request id the caller passed in.
 """
 
 from __future__ import annotations
@@ -9,7 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from swimlib.events import Event
-from swimlib.wire.messages import Ping, PushPull
+from swimlib.node import Node
+from swimlib.wire.messages import Message, Ping, PushPull
 
 Addr = tuple[str, int]
 
@@ -24,6 +27,14 @@ class SendPacket:
 
 
 @dataclass(frozen=True, slots=True)
+class SendReliable:
+    """Send a user message over TCP (memberlist ``SendReliable``); blocking for the caller."""
+
+    addr: Addr
+    payload: bytes
+
+
+@dataclass(frozen=True, slots=True)
 class TcpPing:
     """Run a fallback ping over TCP; report with ``SwimCore.tcp_ping_result``."""
 
@@ -34,10 +45,30 @@ class TcpPing:
 
 @dataclass(frozen=True, slots=True)
 class PushPullRequest:
-    """Exchange state with ``addr`` over TCP; merge the reply with ``merge_remote_state``."""
+    """Exchange state with ``addr`` over TCP; hand the reply to ``SwimCore.push_pull_reply``.
+
+    ``request_id`` is the caller's (a join) or 0 for the periodic exchange.
+    """
 
     addr: Addr
     message: PushPull
+    request_id: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class PushPullRejected:
+    """A peer's state failed the protocol-version check; nothing of it was merged."""
+
+    addr: Addr
+    reason: str
+    request_id: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class StreamReply:
+    """Write ``message`` back on the inbound stream being served."""
+
+    message: Message
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,32 +80,53 @@ class PublishEvent:
 
 @dataclass(frozen=True, slots=True)
 class DeliverMessage:
-    """A user message arrived; ``sender`` is resolved from the source address if possible."""
+    """A user message for the application: topic None for a raw memberlist message.
 
+    ``sender`` is the origin's member record when known (the envelope's origin, or the member
+    at the source address for a raw message).
+    """
+
+    sender: Node | None
+    topic: str | None
     payload: bytes
     addr: Addr
-    sender: str | None
 
 
 @dataclass(frozen=True, slots=True)
 class LeaveFinished:
-    """The graceful-leave broadcast has been sent its full retransmit count."""
+    """The graceful leave is out: sent its full retransmit count, or nobody was left to tell."""
 
 
 @dataclass(frozen=True, slots=True)
 class PingResult:
     """Outcome of ``SwimCore.ping``: ``rtt`` in seconds, or None on timeout."""
 
-    seq_no: int
+    request_id: int
     rtt: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """Something an operator should hear about; the runtime logs it, rate-limited by ``key``.
+
+    The core itself never logs: peer input could otherwise flood the host's log.
+    """
+
+    key: str
+    level: int
+    message: str
 
 
 Effect = (
     SendPacket
+    | SendReliable
     | TcpPing
     | PushPullRequest
+    | PushPullRejected
+    | StreamReply
     | PublishEvent
     | DeliverMessage
     | LeaveFinished
     | PingResult
+    | Notice
 )

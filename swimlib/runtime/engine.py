@@ -1,14 +1,17 @@
 """Engine: the threads, sockets and lock around one :class:`SwimCore`.
 
-Threads (names start with ``swimlib-``): UDP listener, TCP listener, prober (protocol timers),
+Constructing an Engine binds its sockets and builds the core; :meth:`start` starts the
+threads (names start with ``swimlib-``): UDP listener, TCP listener, prober (protocol timers),
 gossip timer, message delivery (user callbacks run here, never under the lock), and a bounded
 pool for TCP exchanges. One lock guards the core; it is held only for core calls, never for
-socket I/O or user code. Peer garbage is counted in :meth:`stats` and logged at debug level
-with rate limiting; it never raises out of a listener.
+socket I/O or user code. Every command and query of the public API is one typed method here.
+Peer garbage is counted in :meth:`stats` and logged at debug level with rate limiting; it
+never raises out of a listener.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 import os
@@ -19,82 +22,103 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, TypeVar, assert_never
 
 from swimlib.config import Config
 from swimlib.core.effects import (
+    Addr,
     DeliverMessage,
     Effect,
     LeaveFinished,
+    Notice,
     PingResult,
     PublishEvent,
+    PushPullRejected,
     PushPullRequest,
     SendPacket,
+    SendReliable,
+    StreamReply,
     TcpPing,
 )
-from swimlib.core.protocol import MergeRejected, SwimCore
+from swimlib.core.protocol import SwimCore
+from swimlib.events import Event
+from swimlib.node import Node
 from swimlib.runtime import streams
 from swimlib.runtime.transport import UDP_RECV_BUFFER, Transport
 from swimlib.wire import codec
 from swimlib.wire.errors import DecodeError
 from swimlib.wire.keyring import Keyring
-from swimlib.wire.messages import ErrResp
-from swimlib.wire.packet import PacketFramer, verify_label
+from swimlib.wire.messages import ErrResp, PushPull
+from swimlib.wire.packet import PacketFramer, unpack_messages, verify_label
 from swimlib.wire.stream import read_label
 
 log = logging.getLogger("swimlib")
 
 MAX_INBOUND_STREAMS = 128  # memberlist's concurrent push/pull guard
 _STOP = object()
+_E = TypeVar("_E")
+
+MessageSink = Callable[[Node | None, str | None, bytes], None]
+
+
+class PeerRejected(Exception):
+    """A peer's push/pull failed the protocol-version check (nothing was merged)."""
 
 
 class _RateLimitedLog:
-    """At most one debug line per reason per interval, so garbage cannot flood the log."""
+    """At most one line per key per interval, so peer input cannot flood the log."""
 
     def __init__(self, interval: float = 10.0) -> None:
         self.interval = interval
         self._last: dict[str, float] = {}
 
-    def __call__(self, reason: str, msg: str, *args: object) -> None:
+    def __call__(self, key: str, level: int, msg: str, *args: object) -> None:
         now = time.monotonic()
-        if now - self._last.get(reason, -1e9) >= self.interval:
-            self._last[reason] = now
-            log.debug(msg, *args)
+        if now - self._last.get(key, -1e9) >= self.interval:
+            self._last[key] = now
+            log.log(level, msg, *args)
+
+
+def _claim(effects: list[Effect], kind: type[_E]) -> tuple[list[_E], list[Effect]]:
+    """Split out the effects of one kind that the calling thread carries out itself."""
+    mine: list[_E] = [e for e in effects if isinstance(e, kind)]
+    if not mine:
+        return [], effects
+    return mine, [e for e in effects if not isinstance(e, kind)]
 
 
 class Engine:
-    """Runs one node: call :meth:`start`, then the blocking operations, then :meth:`stop`."""
+    """One running node: construct (binds), :meth:`start`, blocking calls, :meth:`stop`."""
 
     def __init__(
         self,
         config: Config,
         keyring: Keyring,
-        on_event: Callable[[Any], None],
-        on_message: Callable[[str | None, tuple[str, int], bytes], None],
+        on_event: Callable[[Event], None],
+        on_message: MessageSink,
     ) -> None:
         self.config = config
-        self.keyring = keyring
         self._on_event = on_event
         self._on_message = on_message
-        self.lock = threading.Lock()
-        self._timer_cond = threading.Condition(self.lock)
+        self._lock = threading.Lock()
+        self._timer_cond = threading.Condition(self._lock)
         # The protocol deadline the timer thread sleeps until (inf: no deadline; -inf: not
-        # asleep, it re-reads the deadline before sleeping). Guarded by ``lock``.
+        # asleep, it re-reads the deadline before sleeping). Guarded by ``_lock``.
         self._timer_sleeps_until = -math.inf
-        self._gossip_cond = threading.Condition(self.lock)
+        self._gossip_cond = threading.Condition(self._lock)
         self._stopping = threading.Event()
         self._left = threading.Event()
         self._threads: list[threading.Thread] = []
-        self._deliveries: queue.Queue[Any] = queue.Queue()
+        self._deliveries: queue.Queue[Any] = queue.Queue(config.handoff_queue_depth)
         self._counters: dict[str, int] = {}
         self._counter_lock = threading.Lock()
-        self._debug = _RateLimitedLog()
+        self._log = _RateLimitedLog()
+        self._request_ids = itertools.count(1)
         self._pings: dict[int, tuple[threading.Event, list[float | None]]] = {}
         self._inbound = threading.BoundedSemaphore(MAX_INBOUND_STREAMS)
         self._pool_slots = threading.BoundedSemaphore(config.tcp_workers * 8)
-        label = config.label_bytes
         self.framer = PacketFramer(
-            label=label,
+            label=config.label_bytes,
             skip_inbound_label_check=config.skip_inbound_label_check,
             compression=config.enable_compression,
             keyring=keyring,
@@ -103,37 +127,31 @@ class Engine:
             verify_outgoing=config.gossip_verify_outgoing,
         )
         self.stream_settings = streams.StreamSettings(
-            label=label,
+            label=config.label_bytes,
             compression=config.enable_compression,
             keyring=keyring,
             encrypt_version=config.encryption_version,
             verify_incoming=config.gossip_verify_incoming,
             verify_outgoing=config.gossip_verify_outgoing,
         )
-        self.transport: Transport | None = None
-        self.core: SwimCore | None = None
-        self._pool: ThreadPoolExecutor | None = None
+        self._transport = Transport(config.bind_addr, config.bind_port)
+        host, port = config.advertise()
+        if not config.advertise_port:
+            port = self._transport.port
+        self._core = SwimCore(
+            config,
+            random.Random(int.from_bytes(os.urandom(8), "big")),
+            host,
+            port,
+            packet_overhead=self.framer.overhead,
+        )
+        self._pool = ThreadPoolExecutor(config.tcp_workers, thread_name_prefix="swimlib-tcp")
 
     # ------------------------------------------------------------------ lifecycle
 
     def start(self) -> None:
         cfg = self.config
-        self.transport = Transport(cfg.bind_addr, cfg.bind_port)
-        host, port = cfg.advertise()
-        if not cfg.advertise_port:
-            port = self.transport.port
-        seed = int.from_bytes(os.urandom(8), "big")
-        self.core = SwimCore(
-            cfg,
-            random.Random(seed),
-            time.monotonic(),
-            host,
-            port,
-            packet_overhead=self.framer.overhead,
-        )
-        with self.lock:
-            self._locked(self.core.startup_effects)
-        self._pool = ThreadPoolExecutor(cfg.tcp_workers, thread_name_prefix="swimlib-tcp")
+        self._command(self._core.start)
         for name, target in (
             ("swimlib-udp", self._udp_loop),
             ("swimlib-tcp-listener", self._tcp_loop),
@@ -145,13 +163,14 @@ class Engine:
             self._threads.append(t)
         for t in self._threads:
             t.start()
+        me = self._core.local_node()
         log.info(
             "node %s listening on %s:%d (advertising %s:%d)",
             cfg.node_name,
             cfg.bind_addr,
-            self.transport.port,
-            host,
-            port,
+            self._transport.port,
+            me.addr,
+            me.port,
         )
 
     def stop(self, timeout: float = 2.0) -> None:
@@ -159,21 +178,18 @@ class Engine:
         if self._stopping.is_set():
             return
         self._stopping.set()
-        with self.lock:
+        with self._lock:
             self._timer_cond.notify_all()
             self._gossip_cond.notify_all()
-        if self.transport is not None:
-            self.transport.close()
+        self._transport.close()
         self.stream_settings.sockets.close_all()  # unblock TCP exchanges in flight
-        self._deliveries.put(_STOP)
+        self._put_delivery(_STOP, block=True)
         deadline = time.monotonic() + timeout
         for t in self._threads:
             if t is not threading.current_thread():
                 t.join(max(0.0, deadline - time.monotonic()))
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-        if self.transport is not None:
-            self.transport.release()
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        self._transport.release()
         for ev, _ in list(self._pings.values()):
             ev.set()
         stuck = [t.name for t in self._threads if t.is_alive()]
@@ -182,10 +198,107 @@ class Engine:
 
     @property
     def running(self) -> bool:
-        return self.core is not None and not self._stopping.is_set()
+        return not self._stopping.is_set()
+
+    @property
+    def port(self) -> int:
+        return self._transport.port
 
     def threads_alive(self) -> dict[str, bool]:
         return {t.name: t.is_alive() for t in self._threads}
+
+    # ------------------------------------------------------------------ queries
+
+    def members(self) -> list[Node]:
+        with self._lock:
+            return self._core.members()
+
+    def member(self, name: str) -> Node | None:
+        with self._lock:
+            return self._core.member(name)
+
+    def local_node(self) -> Node:
+        with self._lock:
+            return self._core.local_node()
+
+    def health_score(self) -> int:
+        with self._lock:
+            return self._core.health_score()
+
+    def stats(self) -> dict[str, int]:
+        with self._counter_lock:
+            out = dict(self._counters)
+        with self._lock:
+            for reason, n in self._core.drops.items():
+                key = f"drop.{reason}"
+                out[key] = out.get(key, 0) + n
+            out["queue.user_broadcasts"] = self._core.user_backlog()
+        out["queue.deliveries"] = self._deliveries.qsize()
+        return out
+
+    # ------------------------------------------------------------------ commands
+
+    def join(self, addr: Addr) -> None:
+        """One join exchange with a seed (blocking); raises on any failure."""
+        rid = next(self._request_ids)
+        effects = self._command(lambda now: self._core.join(addr, rid, now))
+        requests, rest = _claim(effects, PushPullRequest)
+        self.execute(rest)
+        for req in requests:
+            reply = streams.push_pull(
+                req.addr, req.message, self.stream_settings, self.config.tcp_timeout
+            )
+            for e in self._merge_reply(reply, req):
+                if isinstance(e, PushPullRejected):
+                    raise PeerRejected(e.reason)
+
+    def leave(self, timeout: float) -> bool:
+        """Broadcast our leave; True once it is fully sent (or nobody was left to tell)."""
+        self.execute(self._command(self._core.leave))
+        return self._left.wait(timeout)
+
+    def update_meta(self, meta: bytes) -> None:
+        self.execute(self._command(lambda now: self._core.update_meta(meta, now)))
+
+    def broadcast(self, payload: bytes, topic: str | None) -> None:
+        self.execute(self._command(lambda now: self._core.broadcast(payload, topic, now)))
+
+    def send(self, target: str, payload: bytes, topic: str | None, reliable: bool) -> None:
+        """A direct message; a reliable one is written over TCP by the calling thread."""
+        effects = self._command(lambda now: self._core.send(target, payload, topic, reliable, now))
+        mine, rest = _claim(effects, SendReliable)
+        self.execute(rest)
+        for eff in mine:
+            streams.send_reliable(
+                eff.addr, eff.payload, self.stream_settings, self.config.tcp_timeout
+            )
+
+    def ping(self, target: str, timeout: float) -> float | None:
+        """Round-trip time of one direct UDP ping to a member, or None on timeout."""
+        rid = next(self._request_ids)
+        ev = threading.Event()
+        result: list[float | None] = []
+        self._pings[rid] = (ev, result)
+        try:
+            self.execute(self._command(lambda now: self._core.ping(target, rid, now)))
+            ev.wait(timeout)
+        finally:
+            self._pings.pop(rid, None)
+        return result[0] if result else None
+
+    def send_packet(self, addr: Addr, data: bytes, crc: bool) -> None:
+        """Seal and send one datagram (effects, and tests that inject raw messages)."""
+        if self._transport.closed:
+            return
+        nonce = os.urandom(12) if self.framer.encrypting else None
+        packet = self.framer.seal(data, crc, nonce)
+        try:
+            self._transport.send_to(packet, addr)
+            self.count("udp.sent")
+            self.count("udp.sent_bytes", len(packet))
+        except OSError as err:
+            self.count("udp.send_errors")
+            self._log("udp_send", logging.DEBUG, "UDP send to %s failed: %s", addr, err)
 
     # ------------------------------------------------------------------ counters
 
@@ -193,28 +306,16 @@ class Engine:
         with self._counter_lock:
             self._counters[key] = self._counters.get(key, 0) + n
 
-    def stats(self) -> dict[str, int]:
-        with self._counter_lock:
-            out = dict(self._counters)
-        if self.core is not None:
-            with self.lock:
-                for reason, n in self.core.drops.items():
-                    key = f"drop.{reason}"
-                    out[key] = out.get(key, 0) + n
-        return out
-
     def _drop(self, reason: str, detail: str, peer: object) -> None:
         self.count(f"drop.{reason}")
-        self._debug(reason, "dropped input from %s: %s %s", peer, reason, detail)
+        self._log(reason, logging.DEBUG, "dropped input from %s: %s %s", peer, reason, detail)
 
     # ------------------------------------------------------------------ effects
 
-    def call(self, fn: Callable[[SwimCore, float], list[Effect]]) -> None:
-        """Run ``fn`` on the core under the lock, then carry out its effects."""
-        assert self.core is not None
-        with self.lock:
-            effects = self._locked(fn(self.core, time.monotonic()))
-        self.execute(effects)
+    def _command(self, fn: Callable[[float], list[Effect]]) -> list[Effect]:
+        """Run one core input under the lock; returns its effects for the caller to run."""
+        with self._lock:
+            return self._locked(fn(time.monotonic()))
 
     def _locked(self, effects: list[Effect]) -> list[Effect]:
         """Called with the lock held: publish events now, so the queue keeps core order."""
@@ -224,8 +325,7 @@ class Engine:
         # Wake the timer thread only when the core now has an earlier deadline than the one
         # it sleeps until: most packets (acks, gossip) add none, and a needless wake-up per
         # packet cost about a sixth of the receive path.
-        assert self.core is not None
-        deadline = self.core.next_deadline()
+        deadline = self._core.next_deadline()
         if deadline is not None and deadline < self._timer_sleeps_until:
             self._timer_cond.notify()
         return effects
@@ -233,44 +333,55 @@ class Engine:
     def execute(self, effects: list[Effect]) -> None:
         for eff in effects:
             try:
-                self._execute_one(eff)
+                self._carry_out(eff)
             except Exception:  # an effect must never take a thread down
                 log.exception("failed to carry out %s", type(eff).__name__)
 
-    def _execute_one(self, eff: Effect) -> None:
-        if isinstance(eff, SendPacket):
-            self.send_packet(eff.addr, eff.data, eff.crc)
-        elif isinstance(eff, PublishEvent):
-            pass  # already published under the lock, in order (see _locked)
-        elif isinstance(eff, DeliverMessage):
-            self._deliveries.put(("message", eff.sender, eff.addr, eff.payload))
-        elif isinstance(eff, PushPullRequest):
-            self._submit(self._periodic_push_pull, eff)
-        elif isinstance(eff, TcpPing):
-            self._submit(self._tcp_ping, eff)
-        elif isinstance(eff, LeaveFinished):
-            self._left.set()
-        elif isinstance(eff, PingResult):
-            waiter = self._pings.get(eff.seq_no)
-            if waiter is not None:
-                waiter[1].append(eff.rtt)
-                waiter[0].set()
+    def _carry_out(self, eff: Effect) -> None:
+        match eff:
+            case SendPacket():
+                self.send_packet(eff.addr, eff.data, eff.crc)
+            case PublishEvent():
+                pass  # already published under the lock, in order (see _locked)
+            case DeliverMessage():
+                self._put_delivery((eff.sender, eff.topic, eff.payload), block=False)
+            case PushPullRequest():
+                self._submit(self._periodic_push_pull, eff)
+            case TcpPing():
+                self._submit(self._tcp_ping, eff)
+            case SendReliable():
+                self._submit(self._send_reliable, eff)
+            case PushPullRejected():
+                self._log(
+                    "version_mismatch",
+                    logging.WARNING,
+                    "push/pull with %s:%d rejected: %s",
+                    eff.addr[0],
+                    eff.addr[1],
+                    eff.reason,
+                )
+            case StreamReply():
+                pass  # written by the thread serving the stream (see _serve_tracked)
+            case LeaveFinished():
+                self._left.set()
+            case PingResult():
+                waiter = self._pings.get(eff.request_id)
+                if waiter is not None:
+                    waiter[1].append(eff.rtt)
+                    waiter[0].set()
+            case Notice():
+                self._log(eff.key, eff.level, "%s: %s", self.config.node_name, eff.message)
+            case _:
+                assert_never(eff)
 
-    def send_packet(self, addr: tuple[str, int], data: bytes, crc: bool) -> None:
-        if self.transport is None or self.transport.closed:
-            return
-        nonce = os.urandom(12) if self.framer.encrypting else None
-        packet = self.framer.seal(data, crc, nonce)
+    def _put_delivery(self, item: object, block: bool) -> None:
         try:
-            self.transport.send_to(packet, addr)
-            self.count("udp.sent")
-            self.count("udp.sent_bytes", len(packet))
-        except OSError as err:
-            self.count("udp.send_errors")
-            self._debug("udp_send", "UDP send to %s failed: %s", addr, err)
+            self._deliveries.put(item, block=block, timeout=1.0 if block else None)
+        except queue.Full:
+            self.count("drop.delivery_queue_full")
 
     def _submit(self, fn: Callable[[Any], None], arg: Any) -> None:
-        if self._pool is None or self._stopping.is_set():
+        if self._stopping.is_set():
             return
         if not self._pool_slots.acquire(blocking=False):
             self.count("tcp.pool_full")
@@ -300,19 +411,15 @@ class Engine:
             self.count("tcp.push_pull_errors")
             log.debug("push/pull with %s failed: %s", req.addr, err)
             return
-        self._merge(reply, req.addr)
+        self._merge_reply(reply, req)
 
-    def _merge(self, reply: Any, addr: tuple[str, int]) -> bool:
-        assert self.core is not None
-        try:
-            with self.lock:
-                effects = self._locked(self.core.merge_remote_state(reply, time.monotonic()))
-        except MergeRejected as err:
-            self.count("drop.version_mismatch")
-            log.warning("push/pull with %s:%d rejected: %s", addr[0], addr[1], err)
-            return False
+    def _merge_reply(self, reply: PushPull, req: PushPullRequest) -> list[Effect]:
+        core = self._core
+        effects = self._command(
+            lambda now: core.push_pull_reply(reply, req.addr, req.request_id, now)
+        )
         self.execute(effects)
-        return True
+        return effects
 
     def _tcp_ping(self, req: TcpPing) -> None:
         ok = False
@@ -323,45 +430,21 @@ class Engine:
         except (OSError, DecodeError) as err:
             log.debug("TCP fallback ping to %s failed: %s", req.addr, err)
         seq = req.ping.seq_no
-        self.call(lambda core, now: core.tcp_ping_result(seq, ok, now))
+        self.execute(self._command(lambda now: self._core.tcp_ping_result(seq, ok, now)))
 
-    def push_pull_join(self, addr: tuple[str, int]) -> None:
-        """One join exchange (blocking); raises on any failure."""
-        assert self.core is not None
-        with self.lock:
-            request = self.core.local_state(True)
-        reply = streams.push_pull(addr, request, self.stream_settings, self.config.tcp_timeout)
-        if not self._merge(reply, addr):
-            raise MergeRejected(f"protocol version mismatch with {addr[0]}:{addr[1]}")
-
-    def send_reliable(self, addr: tuple[str, int], payload: bytes) -> None:
-        streams.send_reliable(addr, payload, self.stream_settings, self.config.tcp_timeout)
-
-    def ping(self, addr: tuple[str, int], node_name: str, timeout: float) -> float | None:
-        """Round-trip time of one direct UDP ping, or None on timeout."""
-        assert self.core is not None
-        ev = threading.Event()
-        result: list[float | None] = []
-        with self.lock:
-            seq, effects = self.core.ping(addr, node_name, time.monotonic())
-            self._pings[seq] = (ev, result)
-            self._locked(effects)
+    def _send_reliable(self, eff: SendReliable) -> None:
         try:
-            self.execute(effects)
-            ev.wait(timeout)
-        finally:
-            self._pings.pop(seq, None)
-        return result[0] if result else None
-
-    def wait_left(self, timeout: float) -> bool:
-        return self._left.wait(timeout)
+            streams.send_reliable(
+                eff.addr, eff.payload, self.stream_settings, self.config.tcp_timeout
+            )
+        except OSError as err:
+            self.count("tcp.send_errors")
+            log.debug("reliable send to %s failed: %s", eff.addr, err)
 
     # ------------------------------------------------------------------ thread loops
 
     def _udp_loop(self) -> None:
-        assert self.transport is not None and self.core is not None
-        tr = self.transport
-        core = self.core
+        tr = self._transport
         while not self._stopping.is_set():
             if not tr.wait_readable(tr.udp):
                 break
@@ -370,28 +453,34 @@ class Engine:
             except OSError as err:
                 if self._stopping.is_set():
                     break
-                self._debug("udp_recv", "UDP receive error: %s", err)
+                self._log("udp_recv", logging.DEBUG, "UDP receive error: %s", err)
                 continue
             self.count("udp.received")
             try:
-                self._handle_packet(core, data, (addr[0], addr[1]))
+                self._handle_packet(data, (addr[0], addr[1]))
             except Exception:  # never let one packet kill the listener
                 self.count("drop.internal_error")
                 log.exception("unexpected error handling a packet from %s", addr)
 
-    def _handle_packet(self, core: SwimCore, data: bytes, addr: tuple[str, int]) -> None:
+    def _handle_packet(self, data: bytes, addr: Addr) -> None:
+        """Outer layers, then inner layers, both outside the lock; then the core."""
         try:
             inner = self.framer.open(data)
         except DecodeError as err:
             self._drop(err.reason, err.detail, addr)
             return
-        with self.lock:
-            effects = self._locked(core.receive_packet(inner, addr, time.monotonic()))
+        msgs, errors = unpack_messages(inner)
+        for problem in errors:
+            self._drop(problem.reason, problem.detail, addr)
+        if not msgs:
+            return
+        core = self._core
+        with self._lock:
+            effects = self._locked(core.receive_messages(msgs, addr, time.monotonic()))
         self.execute(effects)
 
     def _tcp_loop(self) -> None:
-        assert self.transport is not None
-        tr = self.transport
+        tr = self._transport
         while not self._stopping.is_set():
             if not tr.wait_readable(tr.tcp):
                 break
@@ -400,7 +489,7 @@ class Engine:
             except OSError as err:
                 if self._stopping.is_set():
                     break
-                self._debug("tcp_accept", "accept failed: %s", err)
+                self._log("tcp_accept", logging.DEBUG, "accept failed: %s", err)
                 continue
             if not self._inbound.acquire(blocking=False):
                 self.count("drop.too_many_streams")
@@ -409,10 +498,11 @@ class Engine:
             self.count("tcp.accepted")
             self._submit_inbound(conn, (addr[0], addr[1]))
 
-    def _submit_inbound(self, conn: socket.socket, addr: tuple[str, int]) -> None:
+    def _submit_inbound(self, conn: socket.socket, addr: Addr) -> None:
         def run() -> None:
             try:
-                self._serve_stream(conn, addr)
+                with self.stream_settings.sockets.track(conn):
+                    self._serve_tracked(conn, addr)
             except OSError:
                 self.count("tcp.errors")  # the peer went away, or we are shutting down
             except Exception:
@@ -423,18 +513,12 @@ class Engine:
                 conn.close()
 
         try:
-            assert self._pool is not None
             self._pool.submit(run)
         except RuntimeError:
             self._inbound.release()
             conn.close()
 
-    def _serve_stream(self, conn: socket.socket, addr: tuple[str, int]) -> None:
-        with self.stream_settings.sockets.track(conn):
-            self._serve_tracked(conn, addr)
-
-    def _serve_tracked(self, conn: socket.socket, addr: tuple[str, int]) -> None:
-        assert self.core is not None
+    def _serve_tracked(self, conn: socket.socket, addr: Addr) -> None:
         conn.settimeout(self.config.tcp_timeout)
         settings = self.stream_settings
         try:
@@ -455,12 +539,12 @@ class Engine:
         except OSError:
             self.count("tcp.errors")
             return
-        with self.lock:
-            reply, effects = self.core.handle_stream(msg, addr, time.monotonic())
-            self._locked(effects)
-        if reply is not None:
-            self._reply(conn, codec.encode(reply))
-        self.execute(effects)
+        core = self._core
+        effects = self._command(lambda now: core.handle_stream(msg, addr, now))
+        replies, rest = _claim(effects, StreamReply)
+        for reply in replies:
+            self._reply(conn, codec.encode(reply.message))
+        self.execute(rest)
 
     def _reply(self, conn: socket.socket, message: bytes) -> None:
         try:
@@ -469,13 +553,11 @@ class Engine:
             self.count("tcp.errors")
 
     def _timer_loop(self) -> None:
-        assert self.core is not None
-        core = self.core
+        core = self._core
         self._clock_loop(self._timer_cond, core.next_deadline, core.handle_timers, True)
 
     def _gossip_loop(self) -> None:
-        assert self.core is not None
-        core = self.core
+        core = self._core
         self._clock_loop(self._gossip_cond, core.next_gossip, core.gossip, False)
 
     def _clock_loop(
@@ -491,7 +573,7 @@ class Engine:
         publishes what it sleeps until (for :meth:`_locked`'s wake-up decision).
         """
         while True:
-            with self.lock:
+            with self._lock:
                 while not self._stopping.is_set():
                     now = time.monotonic()
                     deadline = due()
@@ -512,7 +594,8 @@ class Engine:
             item = self._deliveries.get()
             if item is _STOP:
                 return
+            sender, topic, payload = item
             try:
-                self._on_message(item[1], item[2], item[3])
+                self._on_message(sender, topic, payload)
             except Exception:
-                log.exception("a message or event callback raised")
+                log.exception("a message callback raised")

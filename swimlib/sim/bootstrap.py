@@ -3,7 +3,7 @@
 Owns the two ways to give N cores a full member table at t = 0 without running the join:
 
 * :func:`merge_full_membership` feeds each core one push/pull holding every node, through the
-  public ``merge_remote_state``. Faithful, but O(N^2) full ``aliveNode`` runs (each encodes a
+  public ``push_pull_reply``. Faithful, but O(N^2) full ``aliveNode`` runs (each encodes a
   re-broadcast and builds a JoinEvent): about 17 us per entry, 17 s for 1,000 nodes.
 * :func:`install_full_membership` bulk-loads alive records with ``SwimCore.preload`` (no
   events, no broadcasts); names, addresses and versions are shared objects. A test checks that
@@ -27,7 +27,7 @@ def merge_full_membership(cores: Sequence[SwimCore], now: float) -> None:
     states = tuple(
         PushNodeState(
             name=c.name,
-            addr=c.addr_bytes,
+            addr=c.me.addr_bytes,
             port=c.port,
             meta=c.config.meta,
             incarnation=c.incarnation,
@@ -38,13 +38,15 @@ def merge_full_membership(cores: Sequence[SwimCore], now: float) -> None:
     )
     everyone = PushPull(join=False, nodes=states)
     for core in cores:
-        core.merge_remote_state(everyone, now)  # effects (JoinEvents) are dropped on purpose
-        core.broadcasts.reset()
+        core.push_pull_reply(everyone, ("0.0.0.0", 0), 0, now)  # JoinEvents dropped on purpose
+        core.clear_broadcasts()
 
 
 def install_full_membership(cores: Sequence[SwimCore], now: float) -> None:
     """Give every core an alive record of every other core (``SwimCore.preload``)."""
-    records = [(c.name, c.addr_bytes, c.port, c.config.meta, c.vsn, c.incarnation) for c in cores]
+    records = [
+        (c.name, c.me.addr_bytes, c.port, c.config.meta, c.vsn, c.incarnation) for c in cores
+    ]
     for core in cores:
         core.preload(records, now)
-        core.broadcasts.reset()
+        core.clear_broadcasts()

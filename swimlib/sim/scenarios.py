@@ -50,7 +50,7 @@ class ScenarioParams:
     join_window: float = 1.0  # joins are spread uniformly over this many seconds
     # broadcast
     broadcast_at: float = 1.0
-    rebroadcast: bool = True  # receivers re-queue new user messages, as Serf does
+    rebroadcast: bool = True  # a topic broadcast, relayed by every node; False: raw, origin only
     # pause
     pause_count: int = 0  # 0: max(1, nodes // 50)
     pause_seconds: float = 5.0
@@ -68,14 +68,13 @@ class ScenarioParams:
     reconnect: float | None = None
 
 
-def build(p: ScenarioParams, rebroadcast: bool = False, reconnect: float = 0.0) -> Simulator:
+def build(p: ScenarioParams, reconnect: float = 0.0) -> Simulator:
     """The simulator a scenario runs on (nodes created, not yet joined)."""
     net = NetworkParams(latency=p.latency, jitter=p.jitter, loss=p.loss, duplicate=p.duplicate)
     opts = SimOptions(
         lifeguard=p.lifeguard,
         compress=p.compress,
         encode_streams=p.encode_streams,
-        rebroadcast_user=rebroadcast,
         reconnect_interval=reconnect if p.reconnect is None else p.reconnect,
     )
     return Simulator(p.nodes, sim_config(p.preset), p.seed, net, opts)
@@ -160,11 +159,12 @@ def _join(p: ScenarioParams) -> dict[str, Any]:
 
 
 def _broadcast(p: ScenarioParams) -> dict[str, Any]:
-    sim = build(p, rebroadcast=p.rebroadcast)
+    sim = build(p)
     sim.bootstrap(p.fast_bootstrap)
     payload = b"swimlib-sim-broadcast"
     m = sim.metrics
-    sim.at(p.broadcast_at, lambda: sim.broadcast(0, payload))
+    topic = "sim" if p.rebroadcast else None
+    sim.at(p.broadcast_at, lambda: sim.broadcast(0, payload, topic))
     want = p.nodes
 
     def not_done() -> bool:

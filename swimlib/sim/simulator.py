@@ -23,20 +23,24 @@ import math
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, assert_never
 
 from swimlib.config import Config
 from swimlib.core.effects import (
     DeliverMessage,
     Effect,
     LeaveFinished,
+    Notice,
     PingResult,
     PublishEvent,
+    PushPullRejected,
     PushPullRequest,
     SendPacket,
+    SendReliable,
+    StreamReply,
     TcpPing,
 )
-from swimlib.core.protocol import MergeRejected, SwimCore
+from swimlib.core.protocol import SwimCore
 from swimlib.node import NodeState
 from swimlib.sim.bootstrap import install_full_membership, merge_full_membership
 from swimlib.sim.lifeguard import without_lifeguard
@@ -45,7 +49,7 @@ from swimlib.sim.network import Network, NetworkParams
 from swimlib.wire import codec
 from swimlib.wire.compression import lzw_compress
 from swimlib.wire.crc import add_crc
-from swimlib.wire.messages import Ack, Compress, PushPull
+from swimlib.wire.messages import Ack, Compress, PushPull, User
 
 __all__ = ["SimNode", "SimOptions", "Simulator", "node_host"]
 
@@ -80,7 +84,6 @@ class SimOptions:
     lifeguard: bool = True
     compress: bool = False  # LZW every datagram like Config.enable_compression (slow)
     encode_streams: bool = False  # push/pull through the real codec, counting its bytes
-    rebroadcast_user: bool = False  # re-queue a new user message on receipt (Serf-style)
     pause_timers_first: bool = True  # on resume, expired timers fire before queued packets
     leave_timeout: float = 5.0  # a leaving node stops after LeaveFinished or this long
     reconnect_interval: float = 0.0  # > 0: Serf-style periodic re-join of a dead member
@@ -148,17 +151,13 @@ class Simulator:
         for i, name in enumerate(names):
             host = node_host(i)
             core = SwimCore(
-                config.with_changes(node_name=name),
-                random.Random(node_seeds[i]),
-                self.now,
-                host,
-                PORT,
+                config.with_changes(node_name=name), random.Random(node_seeds[i]), host, PORT
             )
             node = SimNode(i, name, (host, PORT), core)
             self.nodes.append(node)
             self._by_addr[node.addr] = i
         for node in self.nodes:
-            self._apply(node, node.core.startup_effects)
+            self._apply(node, node.core.start(self.now))
             self._reschedule(node)
         interval = self.options.reconnect_interval
         if interval > 0:
@@ -290,23 +289,28 @@ class Simulator:
 
     def _apply(self, node: SimNode, effects: list[Effect]) -> None:
         for eff in effects:
-            if isinstance(eff, SendPacket):
-                self._send(node, eff)
-            elif isinstance(eff, PublishEvent):
-                self.metrics.on_event(self.now, node.index, eff.event)
-            elif isinstance(eff, DeliverMessage):
-                first = self.metrics.on_deliver(self.now, node.index, eff.payload)
-                if first and self.options.rebroadcast_user:
-                    node.core.queue_user_broadcast(eff.payload)
-            elif isinstance(eff, PushPullRequest):
-                self._start_push_pull(node.index, eff.addr, eff.message)
-            elif isinstance(eff, TcpPing):
-                self._start_tcp_ping(node.index, eff)
-            elif isinstance(eff, LeaveFinished):
-                self.metrics.leave_finished.setdefault(node.index, self.now)
-                self._push(self.now, _STOP, node.index, 0, None)
-            elif isinstance(eff, PingResult):
-                pass  # user pings are not used by the scenarios
+            match eff:
+                case SendPacket():
+                    self._send(node, eff)
+                case PublishEvent():
+                    self.metrics.on_event(self.now, node.index, eff.event)
+                case DeliverMessage():
+                    self.metrics.on_deliver(self.now, node.index, eff.payload)
+                case PushPullRequest():
+                    self._start_push_pull(node.index, eff.addr, eff.message)
+                case TcpPing():
+                    self._start_tcp_ping(node.index, eff)
+                case SendReliable():
+                    self._send_reliable(node.index, eff)
+                case LeaveFinished():
+                    self.metrics.leave_finished.setdefault(node.index, self.now)
+                    self._push(self.now, _STOP, node.index, 0, None)
+                case PushPullRejected():
+                    self.metrics.push_pull_failed += 1
+                case StreamReply() | PingResult() | Notice():
+                    pass  # replies are taken by the exchange; scenarios make no user pings
+                case _:
+                    assert_never(eff)
 
     def _send(self, node: SimNode, eff: SendPacket) -> None:
         data = eff.data
@@ -357,7 +361,8 @@ class Simulator:
         self.metrics.sim_events += 1
         node = self.nodes[listener]
         msg = codec.decode_push_pull(payload) if isinstance(payload, bytes) else payload
-        reply, effects = node.core.handle_stream(msg, self.nodes[dialer].addr, self.now)
+        effects = node.core.handle_stream(msg, self.nodes[dialer].addr, self.now)
+        reply = _stream_reply(effects)
         self._apply(node, effects)
         self._reschedule(node)
         if not isinstance(reply, PushPull):
@@ -383,12 +388,9 @@ class Simulator:
             return
         self.metrics.sim_events += 1
         msg = codec.decode_push_pull(payload) if isinstance(payload, bytes) else payload
-        try:
-            effects = node.core.merge_remote_state(msg, self.now)
-        except MergeRejected:
-            self.metrics.push_pull_failed += 1
-            return
-        self.metrics.push_pull_ok += 1
+        effects = node.core.push_pull_reply(msg, self.nodes[listener].addr, 0, self.now)
+        if not any(isinstance(e, PushPullRejected) for e in effects):
+            self.metrics.push_pull_ok += 1
         self._apply(node, effects)
         self._reschedule(node)
 
@@ -408,7 +410,8 @@ class Simulator:
             return
         self.metrics.sim_events += 1
         node = self.nodes[listener]
-        reply, effects = node.core.handle_stream(eff.ping, self.nodes[dialer].addr, self.now)
+        effects = node.core.handle_stream(eff.ping, self.nodes[dialer].addr, self.now)
+        reply = _stream_reply(effects)
         self._apply(node, effects)
         self._reschedule(node)
         back = self.now + self.network.delay(listener, dialer) + self.nodes[dialer].inbound_delay
@@ -430,6 +433,22 @@ class Simulator:
             self.metrics.tcp_ping_failed += 1
         self.metrics.sim_events += 1
         self._apply(node, node.core.tcp_ping_result(seq_no, bool(ok), self.now))
+        self._reschedule(node)
+
+    def _send_reliable(self, dialer: int, eff: SendReliable) -> None:
+        """A reliable user message: delivered after one network delay if a TCP link exists."""
+        listener = self._by_addr.get(eff.addr)
+        if listener is None or not self.network.can_connect(dialer, listener):
+            return
+        delay = self.network.delay(dialer, listener) + self.nodes[listener].inbound_delay
+        src = self.nodes[dialer].addr
+        self.at(self.now + delay, lambda: self._stream_user(listener, src, eff.payload))
+
+    def _stream_user(self, listener: int, src: Addr, payload: bytes) -> None:
+        node = self.nodes[listener]
+        if node.down or node.paused:
+            return
+        self._apply(node, node.core.handle_stream(User(payload), src, self.now))
         self._reschedule(node)
 
     # ------------------------------------------------------------------ faults and commands
@@ -500,10 +519,9 @@ class Simulator:
             return
         self.metrics.left.add(i)
         self.metrics.digest.note(self.now, f"leave {i}")
-        wait, effects = node.core.leave(self.now)
-        self._apply(node, effects)
+        self._apply(node, node.core.leave(self.now))
         self._reschedule(node)
-        self._push(self.now + (self.options.leave_timeout if wait else 0.0), _STOP, i, 0, None)
+        self._push(self.now + self.options.leave_timeout, _STOP, i, 0, None)
 
     def _reconnect(self, i: int) -> None:
         """Serf's ``reconnect``: maybe re-join one random failed member (memberlist never does).
@@ -543,11 +561,17 @@ class Simulator:
         self.metrics.digest.note(self.now, f"join {i} via {seed}")
         self._start_push_pull(i, self.nodes[seed].addr, node.core.local_state(True))
 
-    def broadcast(self, i: int, payload: bytes) -> None:
-        """Queue a user broadcast on node ``i`` (it counts as delivered there at once)."""
+    def broadcast(self, i: int, payload: bytes, topic: str | None = "sim") -> None:
+        """A user broadcast from node ``i`` (it counts as delivered there at once).
+
+        With a topic it is relayed by every node, exactly as the library relays it; with
+        ``topic=None`` it is a raw memberlist broadcast, sent by its origin only.
+        """
         self.metrics.digest.note(self.now, f"broadcast {i}")
         self.metrics.on_deliver(self.now, i, payload)
-        self.nodes[i].core.queue_user_broadcast(payload)
+        node = self.nodes[i]
+        self._apply(node, node.core.broadcast(payload, topic, self.now))
+        self._reschedule(node)
 
     def bootstrap(self, fast: bool = True) -> None:
         """Every node knows every other as alive (incarnation 1) now, with no traffic.
@@ -575,3 +599,11 @@ class Simulator:
 
     def pending_events(self) -> int:
         return len(self._heap)
+
+
+def _stream_reply(effects: list[Effect]) -> object:
+    """The message a listener writes back on a stream, if any."""
+    for eff in effects:
+        if isinstance(eff, StreamReply):
+            return eff.message
+    return None

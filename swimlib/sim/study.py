@@ -222,7 +222,7 @@ def run_cell(c: Cell) -> dict[str, Any]:
     cpu_started = time.process_time()
     cfg = sim_config(c.preset, disable_tcp_pings=not c.tcp_pings)
     net = NetworkParams(loss=c.loss)
-    opts = SimOptions(lifeguard=c.lifeguard, rebroadcast_user=c.broadcast_at >= 0)
+    opts = SimOptions(lifeguard=c.lifeguard)  # topic broadcasts: relayed by every node
     sim = Simulator(c.n, cfg, c.seed, net, opts)
     sim.bootstrap(True)
     boot_cpu = time.process_time() - cpu_started

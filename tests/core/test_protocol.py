@@ -8,8 +8,15 @@ import pytest
 from harness import Net, decode_sent
 
 from swimlib.config import Config
-from swimlib.core.effects import PushPullRequest, SendPacket
-from swimlib.core.protocol import MergeRejected, SwimCore
+from swimlib.core.effects import (
+    Effect,
+    LeaveFinished,
+    Notice,
+    PushPullRejected,
+    PushPullRequest,
+    SendPacket,
+)
+from swimlib.core.protocol import SwimCore
 from swimlib.events import AliveEvent, JoinEvent, LeaveEvent, SuspectEvent, UpdateEvent
 from swimlib.node import NodeState
 from swimlib.wire import codec
@@ -30,7 +37,14 @@ A = ("127.0.0.1", 9000)
 
 def make_core(name: str = "me", **kw: object) -> SwimCore:
     cfg = Config.local(node_name=name, **kw)
-    return SwimCore(cfg, random.Random(7), 0.0, "127.0.0.1", 7946)
+    core = SwimCore(cfg, random.Random(7), "127.0.0.1", 7946)
+    core.start(0.0)
+    return core
+
+
+def merge(core: SwimCore, remote: PushPull, now: float) -> list[Effect]:
+    """The core merges a push/pull answer to a request of its own."""
+    return core.push_pull_reply(remote, A, 1, now)
 
 
 def alive(name: str, inc: int = 1, port: int = 9000, meta: bytes = b"") -> Alive:
@@ -86,7 +100,8 @@ def test_alive_with_old_incarnation_is_ignored_and_meta_change_is_update() -> No
 def test_alive_with_conflicting_address_is_ignored() -> None:
     core = make_core()
     core.receive_packet(codec.encode(alive("b", 1, port=9000)), A, 1.0)
-    assert core.receive_packet(codec.encode(alive("b", 9, port=9999)), A, 1.0) == []
+    eff = core.receive_packet(codec.encode(alive("b", 9, port=9999)), A, 1.0)
+    assert [(type(e), getattr(e, "key", None)) for e in eff] == [(Notice, "address_conflict")]
     assert core.member("b").port == 9000
     assert core.drops["address_conflict"] == 1
 
@@ -108,7 +123,8 @@ def test_suspect_about_self_is_refuted_with_higher_incarnation() -> None:
     assert core.incarnation == 6
     assert core.local_node().state == NodeState.ALIVE
     assert core.health_score() == 1
-    assert eff == []  # the refutation is queued for gossip
+    # the refutation is queued for gossip; the only effect is the operator notice
+    assert [(type(e), getattr(e, "key", None)) for e in eff] == [(Notice, "refute_suspect")]
     queued = core.broadcasts.get_broadcasts(2, 1400)
     assert codec.decode(queued[0]) == Alive(6, "me", b"\x7f\x00\x00\x01", 7946, b"", core.vsn)
 
@@ -226,8 +242,8 @@ def test_graceful_leave_is_seen_as_left() -> None:
     net.join(b, a)
     net.join(c, a)
     net.run_until(3.0)
-    wait, eff = c.leave(net.now)
-    assert wait
+    eff = c.leave(net.now)
+    assert not any(isinstance(e, LeaveFinished) for e in eff)  # peers to tell: wait for it
     net.apply(c, eff)
     net.run_until(6.0)
     assert net.state(a, "c") == NodeState.LEFT and net.state(b, "c") == NodeState.LEFT
@@ -236,8 +252,8 @@ def test_graceful_leave_is_seen_as_left() -> None:
 
 def test_leave_alone_needs_no_wait() -> None:
     core = make_core()
-    wait, _ = core.leave(1.0)
-    assert not wait and core.local_node().state == NodeState.LEFT
+    eff = core.leave(1.0)
+    assert LeaveFinished() in eff and core.local_node().state == NodeState.LEFT
 
 
 def test_push_pull_merge_rules() -> None:
@@ -253,32 +269,30 @@ def test_push_pull_merge_rules() -> None:
             PushNodeState("me", a, 7946, b"", 9, 1, vsn),  # suspect about us -> refute
         ),
     )
-    core.merge_remote_state(remote, 1.0)
+    merge(core, remote, 1.0)
     assert core.member("x").state == NodeState.ALIVE and core.member("x").incarnation == 3
     assert core.member("z") is None
     assert core.incarnation == 10
     # dead in push/pull is only a suspicion (push/pull never kills directly)
-    core.merge_remote_state(PushPull(False, (PushNodeState("x", a, 1, b"", 3, 2, vsn),)), 2.0)
+    merge(core, PushPull(False, (PushNodeState("x", a, 1, b"", 3, 2, vsn),)), 2.0)
     assert core.member("x").state == NodeState.SUSPECT
-    core.merge_remote_state(PushPull(False, (PushNodeState("y", a, 2, b"", 1, 3, vsn),)), 2.0)
+    merge(core, PushPull(False, (PushNodeState("y", a, 2, b"", 1, 3, vsn),)), 2.0)
     assert core.member("y").state == NodeState.LEFT
 
 
 def test_push_pull_port_zero_means_our_port() -> None:
     core = make_core()
     vsn = b"\x01\x05\x02\x00\x00\x00"
-    core.merge_remote_state(
-        PushPull(False, (PushNodeState("x", b"\x7f\x00\x00\x01", 0, b"", 1, 0, vsn),)), 1.0
-    )
+    merge(core, PushPull(False, (PushNodeState("x", b"\x7f\x00\x00\x01", 0, b"", 1, 0, vsn),)), 1.0)
     assert core.member("x").port == 7946
 
 
 def test_push_pull_with_incompatible_delegate_version_is_rejected() -> None:
     core = make_core()
     bad = PushNodeState("x", b"\x7f\x00\x00\x01", 1, b"", 1, 0, b"\x01\x05\x02\x02\x05\x05")
-    with pytest.raises(MergeRejected):
-        core.merge_remote_state(PushPull(False, (bad,)), 1.0)
-    assert core.member("x") is None
+    eff = merge(core, PushPull(False, (bad,)), 1.0)
+    assert [type(e) for e in eff] == [PushPullRejected]
+    assert core.member("x") is None and core.drops["version_mismatch"] == 1
 
 
 def test_broadcasts_piggyback_on_acks_and_respect_retransmit_limit() -> None:
@@ -393,8 +407,8 @@ def test_leave_is_also_sent_directly_to_every_live_member() -> None:
     for i, name in enumerate(["b", "c", "d"]):
         core.receive_packet(codec.encode(alive(name, port=9000 + i)), A, 0.0)
     core.receive_packet(codec.encode(Dead(1, "d", "x")), A, 0.5)  # d is already dead
-    wait, eff = core.leave(1.0)
-    assert wait
+    eff = core.leave(1.0)
+    assert LeaveFinished() not in eff
     direct = {
         addr
         for addr, m in sent_msgs(eff, probes_only=False)
@@ -428,7 +442,7 @@ def test_crc_is_placed_where_memberlist_places_it(pmax: int) -> None:
     # Gossip tick (the alive about b is queued) and a best-effort user message: CRC by PMax.
     gossip = _crc_by_kind(core.gossip(0.5))
     assert gossip == {"Alive": {pmax >= 5}}
-    assert _crc_by_kind(core.send_user(A, b"hi", member)) == {"User": {pmax >= 5}}
+    assert _crc_by_kind(core.send("b", b"hi", None, False, 0.6)) == {"User": {pmax >= 5}}
     # Probe traffic: never a CRC when nodes are not named by IP.
     eff = core.receive_packet(codec.encode(Ping(9, "me", b"\x7f\x00\x00\x01", 9000, "b")), A, 1.0)
     eff += core.handle_timers(5.0)  # probe b (ping), then indirect/nack timers

@@ -225,7 +225,9 @@ def test_paused_python_node_refutes_suspicion(go_peer: GoStart, py_node: PyStart
     before = p.local_node.incarnation
     mark = g1.mark()
     # Hold the core lock: every swimlib thread stalls, as in a long GC pause or busy GIL.
-    with p._engine.lock:
+    engine = p._engine
+    assert engine is not None
+    with engine._lock:
         g1.wait_for(
             lambda e: (
                 e["event"] == "members"
@@ -329,7 +331,7 @@ def test_go_node_with_another_label_changes_nothing(go_peer: GoStart, py_node: P
     time.sleep(0.5)
     assert [m.name for m in p.members()] == ["py-1"]
     assert p.stats().get("drop.label_mismatch", 0) >= 1
-    assert all(p._engine.threads_alive().values())
+    assert p._engine is not None and all(p._engine.threads_alive().values())
 
 
 def test_go_node_with_another_key_changes_nothing(go_peer: GoStart, py_node: PyStart) -> None:
@@ -344,7 +346,7 @@ def test_go_node_with_another_key_changes_nothing(go_peer: GoStart, py_node: PyS
     assert [m.name for m in p.members()] == ["py-1"]
     drops = {k: v for k, v in p.stats().items() if k.startswith("drop.")}
     assert drops.get("drop.decrypt_failed", 0) >= 1
-    assert all(p._engine.threads_alive().values())
+    assert p._engine is not None and all(p._engine.threads_alive().values())
 
 
 def test_go_node_with_incompatible_protocol_changes_nothing(

@@ -121,7 +121,7 @@ def test_meta_update_reaches_peers_as_update_event(
 def test_refutes_false_suspicion(make_cluster: Callable[..., list[swimlib.Cluster]]) -> None:
     a, b = make_cluster(2)
     engine = a._engine
-    assert engine.core is not None
+    assert engine is not None
     before = b.local_node.incarnation
     from swimlib.wire import codec
     from swimlib.wire.messages import Suspect

@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def _busy_run(seed: int) -> Simulator:
     """A short run that touches every mechanism: loss, jitter, duplicates, faults, TCP."""
     net = NetworkParams(latency=0.001, jitter=0.0008, loss=0.05, duplicate=0.02)
-    sim = Simulator(30, sim_config("lan"), seed, net, SimOptions(rebroadcast_user=True))
+    sim = Simulator(30, sim_config("lan"), seed, net, SimOptions())
     sim.bootstrap()
     sim.network.set_one_way_loss(3, 4, 1.0)
     sim.at(2.0, lambda: sim.crash(7))
