@@ -68,6 +68,8 @@ class Config:
     encryption_version: int = 1  # memberlist sends v1 when speaking protocol >= 2
     label: str = ""
     skip_inbound_label_check: bool = False
+    # Bound of the queue of received user messages waiting for the on_message callbacks
+    # (memberlist: the handoff queue for the delegate); overflow is drop.delivery_queue_full.
     handoff_queue_depth: int = 1024
     udp_buffer_size: int = 1400
     dead_node_reclaim_time: float = 0.0
