@@ -16,7 +16,7 @@ from typing import Any
 
 import swimlib
 from bench import noderun
-from swimlib.events import AliveEvent, JoinEvent, LeaveEvent, SuspectEvent
+from swimlib.events import AliveEvent, EventsLost, JoinEvent, LeaveEvent, SuspectEvent
 from swimlib.node import NodeState
 
 PROBE_TOPIC = "p"
@@ -56,7 +56,7 @@ def main() -> None:
                 state = "suspect"
             elif isinstance(ev, LeaveEvent):
                 state = "left" if ev.node.state == NodeState.LEFT else "dead"
-            if state is not None:
+            if state is not None and not isinstance(ev, EventsLost):
                 out.emit("member", node=ev.node.name, state=state)
 
     threading.Thread(target=pump_events, name="bench-events", daemon=True).start()

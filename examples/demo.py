@@ -104,7 +104,10 @@ def main() -> None:
             ev = nodes[0].events.get_nowait()
         except queue.Empty:
             break
-        events.append(f"{type(ev).__name__}({ev.node.name}:{ev.node.state.name})")
+        if isinstance(ev, swimlib.EventsLost):
+            events.append(f"EventsLost({ev.count})")
+        else:
+            events.append(f"{type(ev).__name__}({ev.node.name}:{ev.node.state.name})")
     print("node-0 events:", ", ".join(events))
     for c in nodes:
         c.shutdown()

@@ -11,7 +11,15 @@ from swimlib.errors import (
     SwimError,
     UnknownNodeError,
 )
-from swimlib.events import AliveEvent, Event, JoinEvent, LeaveEvent, SuspectEvent, UpdateEvent
+from swimlib.events import (
+    AliveEvent,
+    Event,
+    EventsLost,
+    JoinEvent,
+    LeaveEvent,
+    SuspectEvent,
+    UpdateEvent,
+)
 from swimlib.node import Node, NodeState
 
 __version__ = "0.1.0"
@@ -22,6 +30,7 @@ __all__ = [
     "Config",
     "ConfigError",
     "Event",
+    "EventsLost",
     "InvalidKeyError",
     "JoinEvent",
     "KeyringManager",

@@ -22,6 +22,7 @@ from swimlib.errors import ConfigError, NoSeedsReachableError, NotRunningError
 from swimlib.events import Event
 from swimlib.node import Node, NodeState
 from swimlib.runtime.engine import Engine, PeerRejected
+from swimlib.runtime.sink import EventSink
 from swimlib.runtime.streams import RemoteError
 from swimlib.wire.errors import DecodeError
 from swimlib.wire.keyring import Keyring
@@ -35,22 +36,30 @@ MessageCallback = Callable[[Node | None, str | None, bytes], None]
 class KeyringManager:
     """Runtime key rotation (``cluster.keyring``): install, use, remove, keys."""
 
-    def __init__(self, ring: Keyring) -> None:
+    def __init__(self, ring: Keyring, encrypted: bool) -> None:
         self._ring = ring
+        self._encrypted = encrypted
         self._lock = threading.Lock()
 
+    def _check(self, key: bytes | str) -> bytes:
+        """memberlist refuses keyring operations when encryption is not configured: keys
+        installed at runtime on a plaintext node would switch encryption on one-sidedly."""
+        if not self._encrypted:
+            raise ConfigError("keyring: encryption is not configured on this node")
+        return parse_key(key, "key")
+
     def install(self, key: bytes | str) -> None:
-        k = parse_key(key, "key")
+        k = self._check(key)
         with self._lock:
             self._ring.install(k)
 
     def use(self, key: bytes | str) -> None:
-        k = parse_key(key, "key")
+        k = self._check(key)
         with self._lock:
             self._ring.use(k)
 
     def remove(self, key: bytes | str) -> None:
-        k = parse_key(key, "key")
+        k = self._check(key)
         with self._lock:
             self._ring.remove(k)
 
@@ -67,10 +76,11 @@ class Cluster:
             raise ConfigError(f"config: expected swimlib.Config, got {type(config)!r}")
         config.validate()
         self.config = config
-        self.events: queue.Queue[Event] = queue.Queue()
+        self._events = EventSink(config.events_maxsize)
+        self.events: queue.Queue[Event] = self._events.queue
         self._callbacks: list[MessageCallback] = []
         self._ring = Keyring(config.keys() if config.encrypted else [])
-        self.keyring = KeyringManager(self._ring)
+        self.keyring = KeyringManager(self._ring, config.encrypted)
         self._engine: Engine | None = None
         self._shut = False
 
@@ -82,7 +92,7 @@ class Cluster:
             raise NotRunningError("this cluster was shut down; create a new one")
         if self._engine is not None:
             raise NotRunningError("already started")
-        self._engine = Engine(self.config, self._ring, self.events.put, self._deliver)
+        self._engine = Engine(self.config, self._ring, self._events.put, self._deliver)
         self._engine.start()
         return self
 
@@ -196,7 +206,10 @@ class Cluster:
 
     def stats(self) -> dict[str, int]:
         """Counters: packets, bytes, and dropped input by reason (``drop.<reason>``)."""
-        return self._engine.stats() if self._engine is not None else {}
+        out = self._engine.stats() if self._engine is not None else {}
+        out["events.lost"] = self._events.lost_total
+        out["queue.events"] = self.events.qsize()
+        return out
 
     @property
     def port(self) -> int:
@@ -260,6 +273,12 @@ def _topic(topic: object) -> str | None:
         return None
     if not isinstance(topic, str) or not topic:
         raise ValueError("topic must be a non-empty str, or None for a raw message")
+    try:
+        size = len(topic.encode("utf-8"))
+    except UnicodeEncodeError:
+        raise ValueError("topic must be valid Unicode text (no lone surrogates)") from None
+    if size > 0xFFFF:
+        raise ValueError("topic is limited to 65535 bytes of UTF-8")
     return topic
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from swimlib.errors import ConfigError, InvalidKeyError
 from swimlib.wire.keyring import Keyring
+from swimlib.wire.limits import MAX_NAME_BYTES
 from swimlib.wire.messages import META_MAX_SIZE, PROTOCOL_VERSION_MAX, PROTOCOL_VERSION_MIN
 
 MAX_LABEL_LEN = 255
@@ -71,6 +72,10 @@ class Config:
     # Bound of the queue of received user messages waiting for the on_message callbacks
     # (memberlist: the handoff queue for the delegate); overflow is drop.delivery_queue_full.
     handoff_queue_depth: int = 1024
+    # Bound of Cluster.events. Past it, events are counted as lost and an EventsLost event
+    # (with the count) is queued as soon as there is room. 16,384 holds every join of a
+    # 5,000-node cluster three times over, at about 0.5 kB an event (~8 MB at most).
+    events_maxsize: int = 16384
     udp_buffer_size: int = 1400
     dead_node_reclaim_time: float = 0.0
     delegate_protocol_version: int = 0
@@ -162,8 +167,12 @@ class Config:
         """Raise ConfigError/InvalidKeyError naming the first bad field."""
         if not isinstance(self.node_name, str) or not self.node_name:
             raise ConfigError("node_name: must be a non-empty string")
-        if len(self.node_name.encode("utf-8", "surrogateescape")) > 0xFFFF:
-            raise ConfigError("node_name: longer than 65535 bytes")
+        try:
+            name_bytes = len(self.node_name.encode("utf-8"))
+        except UnicodeEncodeError:
+            raise ConfigError("node_name: must be valid Unicode text") from None
+        if name_bytes > MAX_NAME_BYTES:
+            raise ConfigError(f"node_name: longer than {MAX_NAME_BYTES} bytes (peers drop it)")
         _check_ip("bind_addr", self.bind_addr)
         if self.advertise_addr:
             _check_ip("advertise_addr", self.advertise_addr)
@@ -186,6 +195,7 @@ class Config:
         ):
             _check_int(name, getattr(self, name), 1, 1 << 16)
         _check_int("handoff_queue_depth", self.handoff_queue_depth, 1, 1 << 24)
+        _check_int("events_maxsize", self.events_maxsize, 1, 1 << 24)
         _check_int("udp_buffer_size", self.udp_buffer_size, 256, 65507)
         for name in ("tcp_timeout", "probe_timeout", "protocol_interval"):
             _check_seconds(name, getattr(self, name), positive=True)

@@ -46,4 +46,15 @@ class AliveEvent:
     node: Node
 
 
-Event = JoinEvent | LeaveEvent | UpdateEvent | SuspectEvent | AliveEvent
+@dataclass(frozen=True, slots=True)
+class EventsLost:
+    """``count`` events were dropped because ``Cluster.events`` was full (not read in time).
+
+    Membership itself is intact: ``Cluster.members()`` has the current view.
+    """
+
+    count: int
+
+
+MemberEvent = JoinEvent | LeaveEvent | UpdateEvent | SuspectEvent | AliveEvent
+Event = MemberEvent | EventsLost

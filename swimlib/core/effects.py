@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from swimlib.events import Event
+from swimlib.events import MemberEvent
 from swimlib.node import Node
 from swimlib.wire.messages import Message, Ping, PushPull
 
@@ -75,7 +75,7 @@ class StreamReply:
 class PublishEvent:
     """Put a membership event on the user's queue (in order)."""
 
-    event: Event
+    event: MemberEvent
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,6 +26,9 @@ from swimlib.wire.limits import MAX_RELIABLE_PAYLOAD, MAX_UDP_PAYLOAD
 SEEN_CAPACITY = 8192
 #: Room kept free in a datagram beside a user broadcast (compound header, user type byte).
 _BROADCAST_SLACK = 64
+#: What a queued user broadcast costs in a packet beyond its bytes: the compound part
+#: length (2), the user message type (1) and the compound header of the gossip packet (2).
+_RELAY_OVERHEAD = 5
 
 
 class SeenBroadcasts:
@@ -62,6 +65,7 @@ class Messaging:
         self.outbox = outbox
         self.rng = rng
         self.seen = SeenBroadcasts(SEEN_CAPACITY)
+        self.drops: dict[str, int] = {}
 
     def _frame(self, payload: bytes, topic: str | None, msg_id: int, broadcast: bool) -> bytes:
         if topic is None:
@@ -112,8 +116,19 @@ class Messaging:
         if env.broadcast and env.msg_id:
             if not self.seen.add(env.origin, env.msg_id):
                 return  # a copy we already delivered (broadcasts are relayed epidemically)
-            self.outbox.user_broadcast(payload)
+            self._relay(payload)
         self._deliver(self.table.get(env.origin), env.topic, env.payload, addr)
+
+    def _relay(self, payload: bytes) -> None:
+        """Queue a received broadcast for relay, if it can ever leave in one of our packets.
+
+        A sender with a larger udp_buffer_size (or a forger) can hand us an envelope our
+        packets cannot carry; queued, it would never be sent and never leave the queue.
+        """
+        if len(payload) + _RELAY_OVERHEAD > self.outbox.packet_budget:
+            self.drops["relay_too_large"] = self.drops.get("relay_too_large", 0) + 1
+            return
+        self.outbox.user_broadcast(payload)
 
     def _deliver(self, sender: Member | None, topic: str | None, body: bytes, addr: Addr) -> None:
         node: Node | None = sender.snapshot() if sender is not None else None

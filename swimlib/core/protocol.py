@@ -36,7 +36,7 @@ from swimlib.core.outbox import Outbox
 from swimlib.core.probe import Prober
 from swimlib.core.state import LocalNode, StateRules
 from swimlib.core.timers import TimerKind, Timers
-from swimlib.errors import UnknownNodeError
+from swimlib.errors import NotRunningError, UnknownNodeError
 from swimlib.node import Node, NodeState
 from swimlib.wire import codec
 from swimlib.wire.messages import (
@@ -130,7 +130,7 @@ class SwimCore:
     @property
     def drops(self) -> dict[str, int]:
         """Peer input dropped by the core, by reason."""
-        return self._rules.drops
+        return {**self._rules.drops, **self._messaging.drops}
 
     @property
     def broadcasts(self) -> TransmitLimitedQueue:
@@ -293,6 +293,7 @@ class SwimCore:
 
     def join(self, addr: Addr, request_id: int, now: float) -> list[Effect]:
         """Push/pull with a seed (memberlist ``pushPullNode`` with join = true)."""
+        self._not_left()
         return [PushPullRequest(addr, self.local_state(True), request_id)]
 
     def ping(self, target: str, request_id: int, now: float) -> list[Effect]:
@@ -306,8 +307,13 @@ class SwimCore:
         self._prober.user_ping(m.address, m.name, request_id, now)
         return self._outbox.flush()
 
+    def _not_left(self) -> None:
+        if self.me.leaving:
+            raise NotRunningError("this node has left the cluster; start a new one")
+
     def broadcast(self, payload: bytes, topic: str | None, now: float) -> list[Effect]:
         """A user broadcast to every member (see :mod:`swimlib.core.messaging`)."""
+        self._not_left()
         self._messaging.broadcast(payload, topic)
         return self._outbox.flush()
 
@@ -315,11 +321,13 @@ class SwimCore:
         self, target: str, payload: bytes, topic: str | None, reliable: bool, now: float
     ) -> list[Effect]:
         """A direct user message: SendPacket (best effort) or SendReliable (TCP)."""
+        self._not_left()
         self._messaging.send(target, payload, topic, reliable)
         return self._outbox.flush()
 
     def update_meta(self, meta: bytes, now: float) -> list[Effect]:
         """New metadata under a new incarnation (memberlist ``UpdateNode``)."""
+        self._not_left()
         self.me.incarnation += 1
         self._rules.alive(self.me.alive(meta), now, bootstrap=True)
         return self._outbox.flush()

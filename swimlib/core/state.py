@@ -18,8 +18,21 @@ from swimlib.core.members import Member, MemberTable, ip_to_bytes, ip_to_str, sh
 from swimlib.core.outbox import Outbox
 from swimlib.core.suspicion import Suspicion
 from swimlib.core.timers import TimerKind, Timers
-from swimlib.events import AliveEvent, Event, JoinEvent, LeaveEvent, SuspectEvent, UpdateEvent
+from swimlib.events import (
+    AliveEvent,
+    JoinEvent,
+    LeaveEvent,
+    MemberEvent,
+    SuspectEvent,
+    UpdateEvent,
+)
 from swimlib.node import NodeState
+from swimlib.wire.limits import (
+    MAX_INCARNATION,
+    MAX_INCARNATION_JUMP,
+    MAX_NAME_BYTES,
+    META_MAX_SIZE,
+)
 from swimlib.wire.messages import Alive, Dead, PushNodeState, PushPull, Suspect, WireState
 
 SuspicionKey = tuple[str, Suspicion]
@@ -77,7 +90,7 @@ class StateRules:
     def drop(self, reason: str) -> None:
         self.drops[reason] = self.drops.get(reason, 0) + 1
 
-    def _publish(self, event: Event) -> None:
+    def _publish(self, event: MemberEvent) -> None:
         self.outbox.emit(PublishEvent(event))
 
     def _notice(self, key: str, level: int, message: str) -> None:
@@ -96,7 +109,11 @@ class StateRules:
         if len(a.addr) not in (4, 16):
             self.drop("bad_address")
             return
+        if not bootstrap and not self._acceptable_identity(a):
+            return
         m = self.table.get(a.node)
+        if not bootstrap and self._implausible(m, a.incarnation):
+            return
         reclaim = False
         if m is None:
             m = self.table.add(a.node, a.addr, a.port, now)
@@ -123,6 +140,24 @@ class StateRules:
             )
             return
         self._apply_alive(m, a, now)
+
+    def _acceptable_identity(self, a: Alive) -> bool:
+        """Receive-side limits on what a peer may claim as a name and metadata."""
+        size = _utf8_size(a.node)
+        if size is None or not 0 < size <= MAX_NAME_BYTES:
+            self.drop("bad_name")
+            return False
+        if len(a.meta) > META_MAX_SIZE:
+            self.drop("meta_too_large")
+            return False
+        return True
+
+    def _implausible(self, m: Member | None, incarnation: int) -> bool:
+        """An incarnation no honest peer can know (see MAX_INCARNATION_JUMP): drop it."""
+        if m is None or incarnation <= m.incarnation + MAX_INCARNATION_JUMP:
+            return False
+        self.drop("implausible_incarnation")
+        return True
 
     def _may_reclaim(self, m: Member, now: float) -> bool:
         """A new address may take a name that left, or died long enough ago."""
@@ -164,7 +199,7 @@ class StateRules:
     def suspect(self, s: Suspect, now: float) -> None:
         """memberlist ``suspectNode``."""
         m = self.table.get(s.node)
-        if m is None or s.incarnation < m.incarnation:
+        if m is None or s.incarnation < m.incarnation or self._implausible(m, s.incarnation):
             return
         timer = self.suspicions.get(s.node)
         if timer is not None:
@@ -218,7 +253,7 @@ class StateRules:
     def dead(self, d: Dead, now: float, on_done: Callable[[], None] | None = None) -> None:
         """memberlist ``deadNode``; ``on_done`` runs when our own leave is fully sent."""
         m = self.table.get(d.node)
-        if m is None or d.incarnation < m.incarnation:
+        if m is None or d.incarnation < m.incarnation or self._implausible(m, d.incarnation):
             return
         self.suspicions.pop(d.node, None)
         if m.dead_or_left():
@@ -239,8 +274,19 @@ class StateRules:
         self._publish(LeaveEvent(m.snapshot()))
 
     def refute(self, me: Member, accused: int) -> None:
-        """Claim a higher incarnation than the accusation and broadcast it (``refute``)."""
-        self.me.incarnation = max(self.me.incarnation + 1, accused + 1)
+        """Claim a higher incarnation than the accusation and broadcast it (``refute``).
+
+        Never past 2^32-1, which a Go peer could not decode: at the ceiling the accusation
+        is dropped and counted (reaching it takes 2^16 forged accusations in a row).
+        """
+        new = max(self.me.incarnation + 1, accused + 1)
+        if new > MAX_INCARNATION:
+            self.drop("incarnation_exhausted")
+            self._notice(
+                "incarnation_exhausted", logging.ERROR, "cannot refute: incarnation at 2^32-1"
+            )
+            return
+        self.me.incarnation = new
         me.incarnation = self.me.incarnation
         if self.config.lifeguard:
             self.awareness.apply_delta(1)
@@ -316,4 +362,12 @@ class StateRules:
                 f"node {name!r} delegate protocol version ({v[5]}) is incompatible: "
                 f"[{hi_dmin}, {lo_dmax}]"
             )
+        return None
+
+
+def _utf8_size(name: str) -> int | None:
+    """Bytes of a name; None if it is not valid UTF-8 (names arrive surrogate-escaped)."""
+    try:
+        return len(name.encode("utf-8"))
+    except UnicodeEncodeError:
         return None

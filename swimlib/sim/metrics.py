@@ -18,7 +18,7 @@ import struct
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from swimlib.events import AliveEvent, Event, JoinEvent, LeaveEvent, SuspectEvent, UpdateEvent
+from swimlib.events import AliveEvent, JoinEvent, LeaveEvent, MemberEvent, SuspectEvent, UpdateEvent
 from swimlib.node import NodeState
 
 __all__ = ["Metrics", "TraceDigest", "percentile", "summarize"]
@@ -32,7 +32,7 @@ _EVENT_CODES: dict[type, int] = {
     AliveEvent: 4,
     UpdateEvent: 5,
 }
-EventListener = Callable[[float, int, Event], None]
+EventListener = Callable[[float, int, MemberEvent], None]
 
 
 def percentile(sorted_values: Sequence[float], q: float) -> float:
@@ -78,7 +78,7 @@ class TraceDigest:
         self._h.update(data)
         self.items += 1
 
-    def event(self, t: float, observer: int, event: Event) -> None:
+    def event(self, t: float, observer: int, event: MemberEvent) -> None:
         node = event.node
         code = _EVENT_CODES.get(type(event), 0)
         self._h.update(
@@ -170,7 +170,7 @@ class Metrics:
 
     # ------------------------------------------------------------------ inputs
 
-    def on_event(self, t: float, observer: int, event: Event) -> None:
+    def on_event(self, t: float, observer: int, event: MemberEvent) -> None:
         """A node published a membership event."""
         self.digest.event(t, observer, event)
         kind = type(event).__name__

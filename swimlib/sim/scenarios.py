@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from swimlib.core.formulas import suspicion_confirmations_wanted, suspicion_timeout
-from swimlib.events import Event, JoinEvent, LeaveEvent
+from swimlib.events import JoinEvent, LeaveEvent, MemberEvent
 from swimlib.node import NodeState
 from swimlib.sim.lifeguard import sim_config
 from swimlib.sim.metrics import summarize
@@ -225,7 +225,7 @@ class _PartitionWatch:
         self.all_dead_at: dict[int, float] = {}
         self.index = sim.metrics.index
 
-    def __call__(self, t: float, observer: int, event: Event) -> None:
+    def __call__(self, t: float, observer: int, event: MemberEvent) -> None:
         subject = self.index.get(event.node.name, -1)
         if subject < 0 or self.side[subject] == self.side[observer]:
             return

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from swimlib.core.formulas import retransmit_limit, suspicion_timeout
-from swimlib.events import AliveEvent, Event, JoinEvent, LeaveEvent, SuspectEvent
+from swimlib.events import AliveEvent, JoinEvent, LeaveEvent, MemberEvent, SuspectEvent
 from swimlib.node import NodeState
 from swimlib.sim.bench import GIB, largest_n, memory_per_entry
 from swimlib.sim.lifeguard import sim_config
@@ -132,7 +132,7 @@ class _Watch:
         w = self.windows.get(subject)
         return w is not None and w[0] <= t <= w[1]
 
-    def __call__(self, t: float, observer: int, event: Event) -> None:
+    def __call__(self, t: float, observer: int, event: MemberEvent) -> None:
         subject = self.index.get(event.node.name, -1)
         if subject < 0 or subject == observer:
             return

@@ -19,7 +19,15 @@ from typing import Any
 from swimlib.cluster import Cluster
 from swimlib.config import Config
 from swimlib.errors import SwimError
-from swimlib.events import AliveEvent, Event, JoinEvent, LeaveEvent, SuspectEvent, UpdateEvent
+from swimlib.events import (
+    AliveEvent,
+    Event,
+    EventsLost,
+    JoinEvent,
+    LeaveEvent,
+    SuspectEvent,
+    UpdateEvent,
+)
 from swimlib.node import Node
 from swimlib.tools.common import (
     CliError,
@@ -111,6 +119,12 @@ def _node_json(n: Node) -> dict[str, Any]:
 
 def _show_event(ev: Event, as_json: bool) -> None:
     name = _EVENT_NAMES.get(type(ev), type(ev).__name__)
+    if isinstance(ev, EventsLost):
+        if as_json:
+            out_json({"event": "events-lost", "count": ev.count})
+        else:
+            out(f"events-lost count={ev.count}")
+        return
     n = ev.node
     if as_json:
         out_json({"event": name, "node": _node_json(n)})
