@@ -1,8 +1,12 @@
 """swimlib: SWIM cluster membership for Python, byte-compatible with HashiCorp memberlist."""
 
+import logging
+
 from swimlib.cluster import Cluster, KeyringManager
 from swimlib.config import Config
 from swimlib.errors import (
+    AddressInUseError,
+    BindError,
     ConfigError,
     InvalidKeyError,
     MessageTooLargeError,
@@ -10,6 +14,7 @@ from swimlib.errors import (
     NotRunningError,
     SwimError,
     UnknownNodeError,
+    UsedAfterForkError,
 )
 from swimlib.events import (
     AliveEvent,
@@ -24,8 +29,13 @@ from swimlib.node import Node, NodeState
 
 __version__ = "0.1.0"
 
+# A library must not print through the root logger's last-resort handler: the host decides.
+logging.getLogger("swimlib").addHandler(logging.NullHandler())
+
 __all__ = [
+    "AddressInUseError",
     "AliveEvent",
+    "BindError",
     "Cluster",
     "Config",
     "ConfigError",
@@ -44,5 +54,6 @@ __all__ = [
     "SwimError",
     "UnknownNodeError",
     "UpdateEvent",
+    "UsedAfterForkError",
     "__version__",
 ]

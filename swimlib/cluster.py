@@ -11,14 +11,22 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import os
 import queue
 import socket
 import threading
+import time
+import weakref
 from collections.abc import Callable, Iterable
 from types import TracebackType
 
 from swimlib.config import Config, parse_key
-from swimlib.errors import ConfigError, NoSeedsReachableError, NotRunningError
+from swimlib.errors import (
+    ConfigError,
+    NoSeedsReachableError,
+    NotRunningError,
+    UsedAfterForkError,
+)
 from swimlib.events import Event
 from swimlib.node import Node, NodeState
 from swimlib.runtime.engine import Engine, PeerRejected
@@ -30,7 +38,22 @@ from swimlib.wire.messages import META_MAX_SIZE
 
 log = logging.getLogger("swimlib")
 
-MessageCallback = Callable[[Node | None, str | None, bytes], None]
+MessageCallback = Callable[[Node | None, str | None, bytes], object]
+#: A callback slower than this is counted (``callbacks.slow``) and logged, rate-limited.
+SLOW_CALLBACK_SECONDS = 1.0
+_CALLBACK_LOG_INTERVAL = 10.0
+
+# Clusters started in this process: a child of os.fork() inherits them without their threads.
+_STARTED: weakref.WeakSet[Cluster] = weakref.WeakSet()
+
+
+def _forget_started_in_child() -> None:
+    for c in list(_STARTED):
+        c._forked = True
+    _STARTED.clear()
+
+
+os.register_at_fork(after_in_child=_forget_started_in_child)
 
 
 class KeyringManager:
@@ -83,21 +106,28 @@ class Cluster:
         self.keyring = KeyringManager(self._ring, config.encrypted)
         self._engine: Engine | None = None
         self._shut = False
+        self._forked = False
+        self._callback_errors = 0
+        self._callbacks_slow = 0
+        self._callback_logged = -1e9
 
     # ------------------------------------------------------------------ lifecycle
 
     def start(self) -> Cluster:
         """Bind UDP and TCP, start the background threads, and return."""
+        self._not_forked()
         if self._shut:
             raise NotRunningError("this cluster was shut down; create a new one")
         if self._engine is not None:
             raise NotRunningError("already started")
         self._engine = Engine(self.config, self._ring, self._events.put, self._deliver)
         self._engine.start()
+        _STARTED.add(self)
         return self
 
     def shutdown(self, timeout: float = 2.0) -> None:
         """Stop without leaving (peers will see a failure). Idempotent."""
+        self._not_forked()
         if self._engine is not None and not self._shut:
             self._engine.stop(timeout)
         self._shut = True
@@ -127,7 +157,15 @@ class Cluster:
         finally:
             self.shutdown()
 
+    def _not_forked(self) -> None:
+        if self._forked:
+            raise UsedAfterForkError(
+                "this Cluster was started before os.fork() and its threads do not run in the "
+                "child process; create the Cluster after the fork (e.g. in gunicorn post_fork)"
+            )
+
     def _running(self) -> Engine:
+        self._not_forked()
         engine = self._engine
         if engine is None or self._shut or not engine.running:
             raise NotRunningError("the cluster is not running (call start())")
@@ -206,8 +244,11 @@ class Cluster:
 
     def stats(self) -> dict[str, int]:
         """Counters: packets, bytes, and dropped input by reason (``drop.<reason>``)."""
+        self._not_forked()
         out = self._engine.stats() if self._engine is not None else {}
         out["events.lost"] = self._events.lost_total
+        out["callbacks.errors"] = self._callback_errors
+        out["callbacks.slow"] = self._callbacks_slow
         out["queue.events"] = self.events.qsize()
         return out
 
@@ -255,11 +296,29 @@ class Cluster:
         engine.send(_target_name(target), _payload(payload), _topic(topic), reliable)
 
     def _deliver(self, sender: Node | None, topic: str | None, payload: bytes) -> None:
+        """Run every callback on the delivery thread; errors and slowness are counted."""
         for cb in list(self._callbacks):
+            started = time.monotonic()
             try:
                 cb(sender, topic, payload)
-            except Exception:
-                log.exception("on_message callback %r raised", cb)
+            except Exception as err:
+                self._callback_errors += 1
+                self._callback_trouble("on_message callback %r raised %r", cb, err)
+            took = time.monotonic() - started
+            if took > SLOW_CALLBACK_SECONDS:
+                self._callbacks_slow += 1
+                self._callback_trouble("on_message callback %r took %.1f s", cb, took)
+
+    def _callback_trouble(self, msg: str, *args: object) -> None:
+        """One log line per interval: a failing callback must not log once per message."""
+        now = time.monotonic()
+        if now - self._callback_logged >= _CALLBACK_LOG_INTERVAL:
+            self._callback_logged = now
+            log.warning(
+                "%s: " + msg + " (counted in stats(); logged at most every 10 s)",
+                self.config.node_name,
+                *args,
+            )
 
 
 def _payload(payload: object) -> bytes:

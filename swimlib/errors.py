@@ -29,3 +29,16 @@ class UnknownNodeError(SwimError, LookupError):
 
 class MessageTooLargeError(SwimError, ValueError):
     """A payload does not fit the transport it was sent on."""
+
+
+class BindError(SwimError, OSError):
+    """The node's UDP and TCP sockets could not be bound; the message names the address."""
+
+
+class AddressInUseError(BindError):
+    """Another process (or node) already uses the bind address and port."""
+
+
+class UsedAfterForkError(SwimError, RuntimeError):
+    """A Cluster started before ``os.fork()`` was used in the child, where its threads no
+    longer run; create the Cluster after the fork (for example in gunicorn's ``post_fork``)."""

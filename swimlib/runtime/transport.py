@@ -8,6 +8,8 @@ import logging
 import select
 import socket
 
+from swimlib.errors import AddressInUseError, BindError
+
 log = logging.getLogger("swimlib.runtime")
 
 UDP_RECV_BUFFER = 65536
@@ -78,7 +80,12 @@ def _bind_pair(family: int, addr: str, port: int) -> tuple[socket.socket, socket
             if port != 0 or err.errno != errno.EADDRINUSE:
                 break
     assert last is not None
-    raise last
+    where = f"[{addr}]:{port}" if ":" in addr else f"{addr}:{port}"
+    if last.errno == errno.EADDRINUSE:
+        raise AddressInUseError(
+            last.errno, f"cannot bind {where}: address already in use (UDP or TCP)"
+        ) from None
+    raise BindError(last.errno, f"cannot bind {where}: {last.strerror}") from None
 
 
 def _grow_recv_buffer(udp: socket.socket) -> None:
