@@ -76,6 +76,13 @@ class Config:
     # (with the count) is queued as soon as there is room. 16,384 holds every join of a
     # 5,000-node cluster three times over, at about 0.5 kB an event (~8 MB at most).
     events_maxsize: int = 16384
+    # Reconnect to failed members (Serf's model, which memberlist lacks): every interval a
+    # join push/pull with one random member declared dead (not left), remembered for
+    # reconnect_timeout apart from the member table's reaping. 0 disables. 30 s and 24 h are
+    # Serf's defaults; the cost is at most one push/pull per node per interval, and only
+    # while failed members exist (docs/self-healing.md).
+    reconnect_interval: float = 30.0
+    reconnect_timeout: float = 86400.0
     udp_buffer_size: int = 1400
     dead_node_reclaim_time: float = 0.0
     delegate_protocol_version: int = 0
@@ -123,6 +130,7 @@ class Config:
             protocol_interval=1.0,
             gossip_interval=0.1,
             gossip_to_the_dead_time=15.0,
+            reconnect_interval=10.0,
         )
         base.update(overrides)
         return cls(**base)
@@ -204,6 +212,8 @@ class Config:
             "gossip_interval",
             "gossip_to_the_dead_time",
             "dead_node_reclaim_time",
+            "reconnect_interval",
+            "reconnect_timeout",
         ):
             _check_seconds(name, getattr(self, name), positive=False)
         if self.probe_timeout > self.protocol_interval:

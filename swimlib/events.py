@@ -13,9 +13,14 @@ from swimlib.node import Node
 
 @dataclass(frozen=True, slots=True)
 class JoinEvent:
-    """A node became alive: new, or back after being dead or having left (NotifyJoin)."""
+    """A node became alive: new, or back after being dead or having left (NotifyJoin).
+
+    ``rejoined`` is True when the name was known as dead or left before: a restart, or the
+    other side of a healed partition.
+    """
 
     node: Node
+    rejoined: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +52,19 @@ class AliveEvent:
 
 
 @dataclass(frozen=True, slots=True)
+class ConflictEvent:
+    """Another address claims a member's name (memberlist NotifyConflict).
+
+    ``node`` is the member as known (kept: the claim is refused, as memberlist does, unless
+    the known entry left or is dead past ``dead_node_reclaim_time``); ``other`` is the
+    claiming address. For our own name it means a second node runs with the same name.
+    """
+
+    node: Node
+    other: tuple[str, int]
+
+
+@dataclass(frozen=True, slots=True)
 class EventsLost:
     """``count`` events were dropped because ``Cluster.events`` was full (not read in time).
 
@@ -56,5 +74,5 @@ class EventsLost:
     count: int
 
 
-MemberEvent = JoinEvent | LeaveEvent | UpdateEvent | SuspectEvent | AliveEvent
+MemberEvent = JoinEvent | LeaveEvent | UpdateEvent | SuspectEvent | AliveEvent | ConflictEvent
 Event = MemberEvent | EventsLost

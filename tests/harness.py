@@ -88,6 +88,8 @@ class Net:
             elif isinstance(eff, PushPullRequest):
                 if eff.addr not in self.nodes or eff.addr in self.crashed or src in self.crashed:
                     continue
+                if (src, eff.addr) in self.blocked:
+                    continue
                 reply = self._exchange(core, eff.addr, eff.message)
                 if isinstance(reply, PushPull):
                     rid = eff.request_id

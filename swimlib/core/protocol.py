@@ -99,6 +99,9 @@ class SwimCore:
         if cfg.push_pull_interval > 0:
             first = now + rng.random() * cfg.push_pull_interval
             self._timers.schedule(first, TimerKind.PUSH_PULL)
+        if cfg.reconnect_interval > 0:
+            first = now + rng.random() * cfg.reconnect_interval
+            self._timers.schedule(first, TimerKind.RECONNECT)
         return self._outbox.flush()  # our own JoinEvent (memberlist notifies it too)
 
     # ------------------------------------------------------------------ queries
@@ -136,6 +139,10 @@ class SwimCore:
     def broadcasts(self) -> TransmitLimitedQueue:
         """Membership news waiting to be gossiped (inspection and simulator bootstrap)."""
         return self._outbox.broadcasts
+
+    def failed_count(self) -> int:
+        """Failed members remembered for reconnecting."""
+        return len(self._rules.failed)
 
     def user_backlog(self) -> int:
         return len(self._outbox.user_broadcasts)
@@ -194,6 +201,8 @@ class SwimCore:
                 self._push_pull_tick(now)
             case TimerKind.PING_END:
                 prober.user_ping_expired(key)
+            case TimerKind.RECONNECT:
+                self._reconnect_tick(now)
 
     def gossip(self, now: float) -> list[Effect]:
         """The gossip tick (memberlist ``gossip``): send queued broadcasts to a few nodes."""
@@ -208,6 +217,16 @@ class SwimCore:
         peers = self._table.k_random(1, lambda m: m.name == name or m.state != NodeState.ALIVE)
         if peers:
             self._outbox.emit(PushPullRequest(peers[0].address, self.local_state(False)))
+
+    def _reconnect_tick(self, now: float) -> None:
+        """Try one failed member again (see :mod:`swimlib.core.reconnect`)."""
+        self._timers.schedule(now + self.config.reconnect_interval, TimerKind.RECONNECT)
+        failed = self._rules.failed
+        failed.expire(now)
+        alive = sum(1 for m in self._table.nodes if not m.dead_or_left())
+        addr = failed.pick(self._rng, alive)
+        if addr is not None:
+            self._outbox.emit(PushPullRequest(addr, self.local_state(True)))
 
     # ------------------------------------------------------------------ datagrams
 

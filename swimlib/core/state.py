@@ -16,10 +16,12 @@ from swimlib.core.effects import LeaveFinished, Notice, PublishEvent
 from swimlib.core.formulas import suspicion_confirmations_wanted, suspicion_timeout
 from swimlib.core.members import Member, MemberTable, ip_to_bytes, ip_to_str, shared_vsn
 from swimlib.core.outbox import Outbox
+from swimlib.core.reconnect import FailedMembers
 from swimlib.core.suspicion import Suspicion
 from swimlib.core.timers import TimerKind, Timers
 from swimlib.events import (
     AliveEvent,
+    ConflictEvent,
     JoinEvent,
     LeaveEvent,
     MemberEvent,
@@ -86,6 +88,7 @@ class StateRules:
         self.awareness = awareness
         self.suspicions: dict[str, Suspicion] = {}
         self.drops: dict[str, int] = {}
+        self.failed = FailedMembers(config.reconnect_timeout)
 
     def drop(self, reason: str) -> None:
         self.drops[reason] = self.drops.get(reason, 0) + 1
@@ -115,6 +118,7 @@ class StateRules:
         if not bootstrap and self._implausible(m, a.incarnation):
             return
         reclaim = False
+        new_entry = m is None
         if m is None:
             m = self.table.add(a.node, a.addr, a.port, now)
             if len(a.vsn) >= 6:
@@ -139,7 +143,7 @@ class StateRules:
                 f"refuting an alive message about ourselves (incarnation {a.incarnation})",
             )
             return
-        self._apply_alive(m, a, now)
+        self._apply_alive(m, a, now, new_entry)
 
     def _acceptable_identity(self, a: Alive) -> bool:
         """Receive-side limits on what a peer may claim as a name and metadata."""
@@ -167,13 +171,14 @@ class StateRules:
 
     def _address_conflict(self, m: Member, a: Alive) -> None:
         self.drop("address_conflict")
+        self._publish(ConflictEvent(m.snapshot(), (ip_to_str(a.addr), a.port)))
         self._notice(
             "address_conflict",
             logging.WARNING,
             f"conflicting address for {a.node}: {m.host}:{m.port} vs {ip_to_str(a.addr)}:{a.port}",
         )
 
-    def _apply_alive(self, m: Member, a: Alive, now: float) -> None:
+    def _apply_alive(self, m: Member, a: Alive, now: float, new_entry: bool) -> None:
         old_state = m.state
         old_meta = m.meta
         self.outbox.broadcast(a.node, a)
@@ -186,8 +191,9 @@ class StateRules:
         if m.state != NodeState.ALIVE:
             m.state = NodeState.ALIVE
             m.state_change = now
+        came_back = self.failed.forget(m.name)
         if old_state >= NodeState.DEAD:
-            self._publish(JoinEvent(m.snapshot()))
+            self._publish(JoinEvent(m.snapshot(), rejoined=came_back or not new_entry))
             return
         if old_state == NodeState.SUSPECT:
             self._publish(AliveEvent(m.snapshot()))
@@ -271,6 +277,10 @@ class StateRules:
         m.incarnation = d.incarnation
         m.state = NodeState.LEFT if d.node == d.from_node else NodeState.DEAD
         m.state_change = now
+        if m.state == NodeState.DEAD and d.node != self.me.name:
+            self.failed.remember(m, now)
+        else:
+            self.failed.forget(d.node)
         self._publish(LeaveEvent(m.snapshot()))
 
     def refute(self, me: Member, accused: int) -> None:

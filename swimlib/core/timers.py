@@ -25,6 +25,7 @@ class TimerKind(enum.IntEnum):
     SUSPICION = 5  # a suspicion timer (SuspicionKey)
     PUSH_PULL = 6  # the periodic push/pull (None)
     PING_END = 7  # a user ping timed out (seq_no: int)
+    RECONNECT = 8  # try one failed member again (None)
 
 
 class Timers:

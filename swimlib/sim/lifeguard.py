@@ -28,6 +28,8 @@ def sim_config(preset: str = "lan", lifeguard: bool = True, **overrides: Any) ->
         make = PRESETS[preset]
     except KeyError:
         raise ValueError(f"unknown preset {preset!r}; choose one of {sorted(PRESETS)}") from None
+    # Reconnect is off unless asked for: the study's reference cells predate it.
+    overrides.setdefault("reconnect_interval", 0.0)
     cfg = make(node_name="sim", **overrides)
     return cfg if lifeguard else without_lifeguard(cfg)
 

@@ -71,13 +71,10 @@ class ScenarioParams:
 def build(p: ScenarioParams, reconnect: float = 0.0) -> Simulator:
     """The simulator a scenario runs on (nodes created, not yet joined)."""
     net = NetworkParams(latency=p.latency, jitter=p.jitter, loss=p.loss, duplicate=p.duplicate)
-    opts = SimOptions(
-        lifeguard=p.lifeguard,
-        compress=p.compress,
-        encode_streams=p.encode_streams,
-        reconnect_interval=reconnect if p.reconnect is None else p.reconnect,
-    )
-    return Simulator(p.nodes, sim_config(p.preset), p.seed, net, opts)
+    opts = SimOptions(lifeguard=p.lifeguard, compress=p.compress, encode_streams=p.encode_streams)
+    interval = reconnect if p.reconnect is None else p.reconnect
+    cfg = sim_config(p.preset, reconnect_interval=interval)
+    return Simulator(p.nodes, cfg, p.seed, net, opts)
 
 
 def _common(sim: Simulator, p: ScenarioParams) -> dict[str, Any]:
@@ -261,7 +258,7 @@ def _partition(p: ScenarioParams) -> dict[str, Any]:
     remerged = [t for t in m.converged_at if t >= heal_at]
     out["partition"] = {
         "sizes": [len(group_a), len(group_b)],
-        "reconnect_interval": sim.options.reconnect_interval,
+        "reconnect_interval": sim.config.reconnect_interval,
         "split_at": p.partition_at,
         "healed_at": heal_at,
         "first_dead_across_after": (

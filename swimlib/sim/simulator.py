@@ -41,7 +41,6 @@ from swimlib.core.effects import (
     TcpPing,
 )
 from swimlib.core.protocol import SwimCore
-from swimlib.node import NodeState
 from swimlib.sim.bootstrap import install_full_membership, merge_full_membership
 from swimlib.sim.lifeguard import without_lifeguard
 from swimlib.sim.metrics import Metrics
@@ -86,7 +85,6 @@ class SimOptions:
     encode_streams: bool = False  # push/pull through the real codec, counting its bytes
     pause_timers_first: bool = True  # on resume, expired timers fire before queued packets
     leave_timeout: float = 5.0  # a leaving node stops after LeaveFinished or this long
-    reconnect_interval: float = 0.0  # > 0: Serf-style periodic re-join of a dead member
 
 
 class SimNode:
@@ -159,11 +157,6 @@ class Simulator:
         for node in self.nodes:
             self._apply(node, node.core.start(self.now))
             self._reschedule(node)
-        interval = self.options.reconnect_interval
-        if interval > 0:
-            for node in self.nodes:
-                first = self.rng.random() * interval
-                self.at(first, lambda i=node.index: self._reconnect(i))  # type: ignore[misc]
 
     # ------------------------------------------------------------------ scheduling
 
@@ -522,28 +515,6 @@ class Simulator:
         self._apply(node, node.core.leave(self.now))
         self._reschedule(node)
         self._push(self.now + self.options.leave_timeout, _STOP, i, 0, None)
-
-    def _reconnect(self, i: int) -> None:
-        """Serf's ``reconnect``: maybe re-join one random failed member (memberlist never does).
-
-        Serf tries with probability failed/alive every ``ReconnectInterval``; without it, two
-        halves of a healed partition that declared each other dead stay apart for good.
-        """
-        node = self.nodes[i]
-        if node.down:
-            return
-        self.at(self.now + self.options.reconnect_interval, lambda: self._reconnect(i))
-        if node.paused:
-            return
-        members = node.core.members()
-        failed = [m for m in members if m.state == NodeState.DEAD]
-        if not failed:
-            return
-        alive = sum(1 for m in members if m.state <= NodeState.SUSPECT)
-        if self.rng.random() > len(failed) / max(alive, 1):
-            return
-        target = failed[self.rng.randrange(len(failed))]
-        self._start_push_pull(i, target.address, node.core.local_state(True))
 
     def partition(self, groups: Sequence[Sequence[int]]) -> None:
         self.network.partition([list(g) for g in groups])

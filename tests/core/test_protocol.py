@@ -12,12 +12,20 @@ from swimlib.core.effects import (
     Effect,
     LeaveFinished,
     Notice,
+    PublishEvent,
     PushPullRejected,
     PushPullRequest,
     SendPacket,
 )
 from swimlib.core.protocol import SwimCore
-from swimlib.events import AliveEvent, JoinEvent, LeaveEvent, SuspectEvent, UpdateEvent
+from swimlib.events import (
+    AliveEvent,
+    ConflictEvent,
+    JoinEvent,
+    LeaveEvent,
+    SuspectEvent,
+    UpdateEvent,
+)
 from swimlib.node import NodeState
 from swimlib.wire import codec
 from swimlib.wire.messages import (
@@ -101,7 +109,10 @@ def test_alive_with_conflicting_address_is_ignored() -> None:
     core = make_core()
     core.receive_packet(codec.encode(alive("b", 1, port=9000)), A, 1.0)
     eff = core.receive_packet(codec.encode(alive("b", 9, port=9999)), A, 1.0)
-    assert [(type(e), getattr(e, "key", None)) for e in eff] == [(Notice, "address_conflict")]
+    events = [e.event for e in eff if isinstance(e, PublishEvent)]
+    assert events == [ConflictEvent(events[0].node, ("127.0.0.1", 9999))]
+    assert events[0].node.port == 9000  # the known member is kept
+    assert [e.key for e in eff if isinstance(e, Notice)] == ["address_conflict"]
     assert core.member("b").port == 9000
     assert core.drops["address_conflict"] == 1
 
