@@ -9,11 +9,9 @@ and socket the engine's.
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import os
 import queue
-import socket
 import threading
 import time
 import weakref
@@ -23,16 +21,15 @@ from types import TracebackType
 from swimlib.config import Config, parse_key
 from swimlib.errors import (
     ConfigError,
-    NoSeedsReachableError,
     NotRunningError,
     UsedAfterForkError,
 )
 from swimlib.events import Event
 from swimlib.node import Node, NodeState
-from swimlib.runtime.engine import Engine, PeerRejected
+from swimlib.runtime.engine import Engine
+from swimlib.runtime.joiner import Joiner, join_seeds
+from swimlib.runtime.seeds import parse_seed
 from swimlib.runtime.sink import EventSink
-from swimlib.runtime.streams import RemoteError
-from swimlib.wire.errors import DecodeError
 from swimlib.wire.keyring import Keyring
 from swimlib.wire.messages import META_MAX_SIZE
 
@@ -105,6 +102,7 @@ class Cluster:
         self._ring = Keyring(config.keys() if config.encrypted else [])
         self.keyring = KeyringManager(self._ring, config.encrypted)
         self._engine: Engine | None = None
+        self._joiner: Joiner | None = None
         self._shut = False
         self._forked = False
         self._callback_errors = 0
@@ -122,6 +120,8 @@ class Cluster:
             raise NotRunningError("already started")
         self._engine = Engine(self.config, self._ring, self._events.put, self._deliver)
         self._engine.start()
+        self._joiner = Joiner(self._engine, self.config, self._events.put)
+        self._joiner.start()
         _STARTED.add(self)
         return self
 
@@ -129,6 +129,8 @@ class Cluster:
         """Stop without leaving (peers will see a failure). Idempotent."""
         self._not_forked()
         if self._engine is not None and not self._shut:
+            if self._joiner is not None:
+                self._joiner.stop(timeout)
             self._engine.stop(timeout)
         self._shut = True
 
@@ -173,52 +175,25 @@ class Cluster:
 
     # ------------------------------------------------------------------ membership
 
-    def join(self, seeds: Iterable[str]) -> int:
+    def join(self, seeds: Iterable[str] | str, timeout: float | None = None) -> int:
         """Push/pull with every seed (``host:port``, optionally ``name/host:port``).
 
-        Returns how many seeds answered; raises NoSeedsReachableError if none did.
+        Every seed is tried, its name resolved afresh and every address tried in turn.
+        Returns how many seeds answered; raises NoSeedsReachableError (with the reason per
+        seed in ``.reasons``) if none did. ``timeout`` bounds the whole call.
         """
         engine = self._running()
         if isinstance(seeds, str):
             seeds = [seeds]
-        addrs = [self._parse_seed(s) for s in seeds]
-        if not addrs:
+        parsed = [parse_seed(s, self.config.bind_port) for s in seeds]
+        if not parsed:
             raise ConfigError("join: no seeds given")
-        ok = 0
-        errors: list[str] = []
-        for addr in addrs:
-            try:
-                engine.join(addr)
-                ok += 1
-            except (OSError, DecodeError, RemoteError, PeerRejected) as err:
-                errors.append(f"{addr[0]}:{addr[1]}: {err}")
-                log.warning("failed to join %s:%d: %s", addr[0], addr[1], err)
-        if ok == 0:
-            raise NoSeedsReachableError("no seed could be reached: " + "; ".join(errors))
-        return ok
-
-    def _parse_seed(self, seed: str) -> tuple[str, int]:
-        if not isinstance(seed, str) or not seed:
-            raise ConfigError(f"join: seed must be 'host:port', got {seed!r}")
-        if "/" in seed:
-            seed = seed.split("/", 1)[1]
-        host, port = seed, self.config.bind_port
-        if seed.startswith("["):
-            end = seed.find("]")
-            host = seed[1:end]
-            if seed[end + 1 :].startswith(":"):
-                port = _port(seed[end + 2 :], seed)
-        elif seed.count(":") == 1:
-            host, p = seed.split(":")
-            port = _port(p, seed)
-        try:
-            ipaddress.ip_address(host)
-        except ValueError:
-            try:
-                host = str(socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][4][0])
-            except OSError as err:
-                raise ConfigError(f"join: cannot resolve {host!r}: {err}") from None
-        return host, port
+        if timeout is not None and (not isinstance(timeout, (int, float)) or timeout <= 0):
+            raise ConfigError(f"join: timeout must be a positive number, got {timeout!r}")
+        n = join_seeds(engine, parsed, timeout)
+        assert self._joiner is not None
+        self._joiner.remember(parsed)
+        return n
 
     def members(self) -> list[Node]:
         """Self and every known node with its state (dead and left ones until reaped)."""
@@ -346,13 +321,3 @@ def _target_name(target: str | Node) -> str:
     if not isinstance(name, str):
         raise TypeError("target must be a node name or a Node")
     return name
-
-
-def _port(text: str, seed: str) -> int:
-    try:
-        port = int(text)
-    except ValueError:
-        raise ConfigError(f"join: bad port in {seed!r}") from None
-    if not 0 < port < 65536:
-        raise ConfigError(f"join: bad port in {seed!r}")
-    return port

@@ -83,6 +83,14 @@ class Config:
     # while failed members exist (docs/self-healing.md).
     reconnect_interval: float = 30.0
     reconnect_timeout: float = 86400.0
+    # Background join (serf agent -retry-join): seeds tried every retry_interval until one
+    # answers (retry_max attempts, 0 for no limit); a JoinCompleted or JoinFailed event follows.
+    retry_join: tuple[str, ...] = ()
+    retry_interval: float = 30.0
+    retry_max: int = 0
+    # Every rejoin_interval, if the node is alone or has lost more than half of the members it
+    # had, re-contact the seeds it joined through (names resolved again). 0 disables.
+    rejoin_interval: float = 60.0
     udp_buffer_size: int = 1400
     dead_node_reclaim_time: float = 0.0
     delegate_protocol_version: int = 0
@@ -204,6 +212,11 @@ class Config:
             _check_int(name, getattr(self, name), 1, 1 << 16)
         _check_int("handoff_queue_depth", self.handoff_queue_depth, 1, 1 << 24)
         _check_int("events_maxsize", self.events_maxsize, 1, 1 << 24)
+        _check_int("retry_max", self.retry_max, 0, 1 << 30)
+        if not isinstance(self.retry_join, (tuple, list)) or not all(
+            isinstance(s, str) and s for s in self.retry_join
+        ):
+            raise ConfigError("retry_join: must be a sequence of 'host:port' strings")
         _check_int("udp_buffer_size", self.udp_buffer_size, 256, 65507)
         for name in ("tcp_timeout", "probe_timeout", "protocol_interval"):
             _check_seconds(name, getattr(self, name), positive=True)
@@ -214,6 +227,8 @@ class Config:
             "dead_node_reclaim_time",
             "reconnect_interval",
             "reconnect_timeout",
+            "retry_interval",
+            "rejoin_interval",
         ):
             _check_seconds(name, getattr(self, name), positive=False)
         if self.probe_timeout > self.protocol_interval:

@@ -20,7 +20,11 @@ class NotRunningError(SwimError, RuntimeError):
 
 
 class NoSeedsReachableError(SwimError, ConnectionError):
-    """``join`` could not complete a push/pull with any seed."""
+    """``join`` could not complete a push/pull with any seed; ``reasons`` says why, per seed."""
+
+    def __init__(self, message: str, reasons: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.reasons: dict[str, str] = dict(reasons or {})
 
 
 class UnknownNodeError(SwimError, LookupError):

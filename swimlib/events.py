@@ -74,5 +74,21 @@ class EventsLost:
     count: int
 
 
+@dataclass(frozen=True, slots=True)
+class JoinCompleted:
+    """The background retry-join (``Config.retry_join``) reached ``seeds`` seeds."""
+
+    seeds: int
+    attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class JoinFailed:
+    """The background retry-join gave up after ``retry_max`` attempts; why, per seed."""
+
+    attempts: int
+    reasons: dict[str, str]
+
+
 MemberEvent = JoinEvent | LeaveEvent | UpdateEvent | SuspectEvent | AliveEvent | ConflictEvent
-Event = MemberEvent | EventsLost
+Event = MemberEvent | EventsLost | JoinCompleted | JoinFailed

@@ -85,6 +85,7 @@ class SwimCore:
         self._messaging = Messaging(config, self._table, self._outbox, rng)
         self._next_gossip = 0.0
         self._started = False
+        self._peak_alive = 1
 
     def start(self, now: float) -> list[Effect]:
         """Announce ourselves (memberlist ``setAlive``) and arm the periodic timers."""
@@ -139,6 +140,15 @@ class SwimCore:
     def broadcasts(self) -> TransmitLimitedQueue:
         """Membership news waiting to be gossiped (inspection and simulator bootstrap)."""
         return self._outbox.broadcasts
+
+    def isolated(self) -> bool:
+        """Has this node lost its cluster? Alone, or under half the most members it had.
+
+        The peak is what this query saw before, so callers poll it at a steady rate.
+        """
+        alive = sum(1 for m in self._table.nodes if not m.dead_or_left())
+        self._peak_alive = max(self._peak_alive, alive)
+        return self._peak_alive > 1 and (alive <= 1 or alive * 2 < self._peak_alive)
 
     def failed_count(self) -> int:
         """Failed members remembered for reconnecting."""

@@ -225,6 +225,10 @@ class Engine:
         with self._lock:
             return self._core.health_score()
 
+    def isolated(self) -> bool:
+        with self._lock:
+            return self._core.isolated()
+
     def stats(self) -> dict[str, int]:
         with self._counter_lock:
             out = dict(self._counters)
@@ -238,16 +242,17 @@ class Engine:
 
     # ------------------------------------------------------------------ commands
 
-    def join(self, addr: Addr) -> None:
+    def join(self, addr: Addr, timeout: float | None = None) -> None:
         """One join exchange with a seed (blocking); raises on any failure."""
+        limit = (
+            self.config.tcp_timeout if timeout is None else min(timeout, self.config.tcp_timeout)
+        )
         rid = next(self._request_ids)
         effects = self._command(lambda now: self._core.join(addr, rid, now))
         requests, rest = _claim(effects, PushPullRequest)
         self.execute(rest)
         for req in requests:
-            reply = streams.push_pull(
-                req.addr, req.message, self.stream_settings, self.config.tcp_timeout
-            )
+            reply = streams.push_pull(req.addr, req.message, self.stream_settings, limit)
             for e in self._merge_reply(reply, req):
                 if isinstance(e, PushPullRejected):
                     raise PeerRejected(e.reason)

@@ -23,7 +23,9 @@ from swimlib.events import (
     AliveEvent,
     Event,
     EventsLost,
+    JoinCompleted,
     JoinEvent,
+    JoinFailed,
     LeaveEvent,
     SuspectEvent,
     UpdateEvent,
@@ -119,11 +121,12 @@ def _node_json(n: Node) -> dict[str, Any]:
 
 def _show_event(ev: Event, as_json: bool) -> None:
     name = _EVENT_NAMES.get(type(ev), type(ev).__name__)
-    if isinstance(ev, EventsLost):
+    if isinstance(ev, (EventsLost, JoinCompleted, JoinFailed)):
+        fields = {k: getattr(ev, k) for k in ev.__slots__}
         if as_json:
-            out_json({"event": "events-lost", "count": ev.count})
+            out_json({"event": name, **fields})
         else:
-            out(f"events-lost count={ev.count}")
+            out(name + " " + " ".join(f"{k}={v}" for k, v in fields.items()))
         return
     n = ev.node
     if as_json:
