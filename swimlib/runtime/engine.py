@@ -271,6 +271,9 @@ class Engine:
     def send(self, target: str, payload: bytes, topic: str | None, reliable: bool) -> None:
         """A direct message; a reliable one is written over TCP by the calling thread."""
         effects = self._command(lambda now: self._core.send(target, payload, topic, reliable, now))
+        if not reliable:
+            self.execute(effects)
+            return
         mine, rest = _claim(effects, SendReliable)
         self.execute(rest)
         for eff in mine:
