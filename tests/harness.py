@@ -21,9 +21,8 @@ from swimlib.core.effects import (
     TcpPing,
 )
 from swimlib.core.protocol import SwimCore
-from swimlib.wire import codec
-from swimlib.wire.crc import add_crc
 from swimlib.wire.messages import Message, PushPull
+from swimlib.wire.packet import pack_inner, unpack_messages
 
 Addr = tuple[str, int]
 
@@ -71,7 +70,7 @@ class Net:
         src = self.addr(core)
         for eff in effects:
             if isinstance(eff, SendPacket):
-                data = add_crc(eff.data) if eff.crc else eff.data
+                data = pack_inner(eff.data, crc=eff.crc, compress=False)
                 self.sent.append((src, eff.addr, data))
                 if src in self.crashed or (src, eff.addr) in self.blocked:
                     continue
@@ -149,4 +148,5 @@ class Net:
 
 
 def decode_sent(net: Net) -> list[tuple[Addr, Addr, object]]:
-    return [(s, d, codec.decode(data[5:] if data[0] == 12 else data)) for s, d, data in net.sent]
+    """Every message sent, compounds unpacked, through the runtime's own inner layers."""
+    return [(s, d, m) for s, d, data in net.sent for m in unpack_messages(data)[0]]

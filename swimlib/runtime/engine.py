@@ -117,6 +117,7 @@ class Engine:
         self._pings: dict[int, tuple[threading.Event, list[float | None]]] = {}
         self._inbound = threading.BoundedSemaphore(MAX_INBOUND_STREAMS)
         self._pool_slots = threading.BoundedSemaphore(config.tcp_workers * 8)
+        # The outer envelope (label, AES-GCM), built once; streams share the datagrams' one.
         self.framer = PacketFramer(
             label=config.label_bytes,
             skip_inbound_label_check=config.skip_inbound_label_check,
@@ -126,14 +127,7 @@ class Engine:
             verify_incoming=config.gossip_verify_incoming,
             verify_outgoing=config.gossip_verify_outgoing,
         )
-        self.stream_settings = streams.StreamSettings(
-            label=config.label_bytes,
-            compression=config.enable_compression,
-            keyring=keyring,
-            encrypt_version=config.encryption_version,
-            verify_incoming=config.gossip_verify_incoming,
-            verify_outgoing=config.gossip_verify_outgoing,
-        )
+        self.stream_settings = streams.StreamSettings.like(self.framer)
         self._transport = Transport(config.bind_addr, config.bind_port)
         host, port = config.advertise()
         if not config.advertise_port:

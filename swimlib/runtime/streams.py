@@ -19,6 +19,7 @@ from swimlib.wire import codec
 from swimlib.wire.errors import DecodeError
 from swimlib.wire.keyring import Keyring
 from swimlib.wire.messages import Ack, ErrResp, Message, Ping, PushPull
+from swimlib.wire.packet import PacketFramer
 from swimlib.wire.stream import encode_stream, label_header, read_stream
 
 Addr = tuple[str, int]
@@ -72,6 +73,18 @@ class StreamSettings:
     verify_incoming: bool
     verify_outgoing: bool
     sockets: SocketRegistry = field(default_factory=SocketRegistry)
+
+    @classmethod
+    def like(cls, framer: PacketFramer) -> StreamSettings:
+        """The stream side of the datagram envelope: one label, keyring and set of flags."""
+        return cls(
+            label=framer.label,
+            compression=framer.compression,
+            keyring=framer.keyring,
+            encrypt_version=framer.encrypt_version,
+            verify_incoming=framer.verify_incoming,
+            verify_outgoing=framer.verify_outgoing,
+        )
 
     def frame(self, message: bytes) -> bytes:
         encrypt = bool(self.keyring) and self.verify_outgoing

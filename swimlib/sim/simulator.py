@@ -46,9 +46,8 @@ from swimlib.sim.lifeguard import without_lifeguard
 from swimlib.sim.metrics import Metrics
 from swimlib.sim.network import Network, NetworkParams
 from swimlib.wire import codec
-from swimlib.wire.compression import lzw_compress
-from swimlib.wire.crc import add_crc
-from swimlib.wire.messages import Ack, Compress, PushPull, User
+from swimlib.wire.messages import Ack, PushPull, User
+from swimlib.wire.packet import pack_inner
 
 __all__ = ["SimNode", "SimOptions", "Simulator", "node_host"]
 
@@ -81,7 +80,9 @@ class SimOptions:
     """How the simulator carries out effects (the network itself is :class:`NetworkParams`)."""
 
     lifeguard: bool = True
-    compress: bool = False  # LZW every datagram like Config.enable_compression (slow)
+    # LZW like Config.enable_compression, through the runtime's own wire.packet.pack_inner
+    # (packets under 96 bytes are not tried); off by default because it is slow.
+    compress: bool = False
     encode_streams: bool = False  # push/pull through the real codec, counting its bytes
     pause_timers_first: bool = True  # on resume, expired timers fire before queued packets
     leave_timeout: float = 5.0  # a leaving node stops after LeaveFinished or this long
@@ -306,14 +307,7 @@ class Simulator:
                     assert_never(eff)
 
     def _send(self, node: SimNode, eff: SendPacket) -> None:
-        data = eff.data
-        opts = self.options
-        if opts.compress:
-            packed = codec.encode(Compress(0, lzw_compress(data)))
-            if len(packed) < len(data):
-                data = packed
-        if eff.crc:
-            data = add_crc(data)
+        data = pack_inner(eff.data, crc=eff.crc, compress=self.options.compress)
         m = self.metrics
         m.packets_sent += 1
         m.bytes_sent += len(data)

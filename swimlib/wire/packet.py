@@ -61,12 +61,7 @@ class PacketFramer:
         return n
 
     def seal(self, data: bytes, crc: bool, nonce: bytes | None) -> bytes:
-        if self.compression and len(data) >= COMPRESS_MIN_BYTES:
-            packed = codec.encode(Compress(0, lzw_compress(data)))
-            if len(packed) < len(data):
-                data = packed
-        if crc:
-            data = add_crc(data)
+        data = pack_inner(data, crc=crc, compress=self.compression)
         if self.encrypting:
             key = self.keyring.primary_key()
             if key is None or nonce is None:
@@ -93,6 +88,17 @@ class PacketFramer:
                 if self.verify_incoming:
                     raise
         return packet
+
+
+def pack_inner(data: bytes, *, crc: bool, compress: bool) -> bytes:
+    """The inner layers of an outgoing datagram: compression (only from COMPRESS_MIN_BYTES
+    and only if smaller), then the CRC. :func:`unpack_messages` is the inverse; the runtime,
+    the simulator and the test harness all use this pair."""
+    if compress and len(data) >= COMPRESS_MIN_BYTES:
+        packed = codec.encode(Compress(0, lzw_compress(data)))
+        if len(packed) < len(data):
+            data = packed
+    return add_crc(data) if crc else data
 
 
 def verify_label(received: bytes | None, configured: bytes, skip_check: bool) -> None:

@@ -20,21 +20,27 @@ VSN = b"\x01\x05\x02\x00\x00\x00"
 A = ("127.0.0.1", 9000)
 
 
-def test_partition_longer_than_reaping_merges_again_after_heal() -> None:
+def _split_and_reaped(n: int, reconnect: float) -> tuple[Net, list[SwimCore]]:
+    """n nodes joined, then cut in two halves for 55 s: each side reaps the other."""
     net = Net()
-    cfg = Config.local(node_name="x", reconnect_interval=5.0, gossip_to_the_dead_time=5.0)
-    nodes = [net.add(f"n{i}", cfg) for i in range(6)]
-    for n in nodes[1:]:
-        net.join(n, nodes[0])
+    cfg = Config.local(node_name="x", reconnect_interval=reconnect, gossip_to_the_dead_time=5.0)
+    nodes = [net.add(f"n{i}", cfg) for i in range(n)]
+    for node in nodes[1:]:
+        net.join(node, nodes[0])
     net.run_until(5.0)
-    left, right = nodes[:3], nodes[3:]
+    left, right = nodes[: n // 2], nodes[n // 2 :]
     for a in left:
         for b in right:
             net.blocked |= {(net.addr(a), net.addr(b)), (net.addr(b), net.addr(a))}
     net.run_until(60.0)
-    for a in left:  # each side declared the other dead and reaped the entries
+    for a in left:
         assert all(net.state(a, b.name) is None for b in right)
     net.blocked.clear()
+    return net, nodes
+
+
+def test_partition_longer_than_reaping_merges_again_after_heal() -> None:
+    net, nodes = _split_and_reaped(6, reconnect=5.0)
     net.run_until(60.0 + 5.0 + 10.0)
     for a in nodes:
         assert all(net.state(a, b.name) == NodeState.ALIVE for b in nodes), a.name
@@ -43,17 +49,7 @@ def test_partition_longer_than_reaping_merges_again_after_heal() -> None:
 
 
 def test_without_reconnect_the_halves_stay_apart() -> None:
-    net = Net()
-    cfg = Config.local(node_name="x", reconnect_interval=0.0, gossip_to_the_dead_time=5.0)
-    nodes = [net.add(f"n{i}", cfg) for i in range(4)]
-    for n in nodes[1:]:
-        net.join(n, nodes[0])
-    net.run_until(5.0)
-    for a in nodes[:2]:
-        for b in nodes[2:]:
-            net.blocked |= {(net.addr(a), net.addr(b)), (net.addr(b), net.addr(a))}
-    net.run_until(60.0)
-    net.blocked.clear()
+    net, nodes = _split_and_reaped(4, reconnect=0.0)
     net.run_until(120.0)
     assert net.state(nodes[0], "n3") is None  # the memberlist behaviour the reconnect fixes
 
