@@ -49,8 +49,7 @@ from swimlib.wire import codec
 from swimlib.wire.errors import DecodeError
 from swimlib.wire.keyring import Keyring
 from swimlib.wire.messages import ErrResp, PushPull
-from swimlib.wire.packet import PacketFramer, unpack_messages, verify_label
-from swimlib.wire.stream import read_label
+from swimlib.wire.packet import PacketFramer, unpack_messages
 
 log = logging.getLogger("swimlib")
 
@@ -521,22 +520,18 @@ class Engine:
             conn.close()
 
     def _serve_tracked(self, conn: socket.socket, addr: Addr) -> None:
-        conn.settimeout(self.config.tcp_timeout)
-        settings = self.stream_settings
+        """Read one message within tcp_timeout (one deadline), answer, carry out effects."""
+        deadline = time.monotonic() + self.config.tcp_timeout
+        decoder = self.stream_settings.decoder(True, self.config.skip_inbound_label_check)
         try:
-            received, first = read_label(conn.recv)
-            verify_label(received or None, settings.label, self.config.skip_inbound_label_check)
+            msg = streams.receive(conn, decoder, deadline)
         except DecodeError as err:
             self._drop(err.reason, err.detail, addr)
+            if err.reason not in ("label_mismatch", "bad_label"):
+                self._reply(conn, codec.encode(ErrResp(str(err))))
             return  # label trouble: close without a word, as memberlist does
-        except OSError:
-            self.count("tcp.errors")
-            return
-        try:
-            msg = settings.read(conn, first)
-        except DecodeError as err:
-            self._drop(err.reason, err.detail, addr)
-            self._reply(conn, codec.encode(ErrResp(str(err))))
+        except TimeoutError:
+            self.count("drop.stream_deadline")  # a slow or silent dialer
             return
         except OSError:
             self.count("tcp.errors")

@@ -11,6 +11,7 @@ import contextlib
 import os
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
@@ -19,8 +20,8 @@ from swimlib.wire import codec
 from swimlib.wire.errors import DecodeError
 from swimlib.wire.keyring import Keyring
 from swimlib.wire.messages import Ack, ErrResp, Message, Ping, PushPull
-from swimlib.wire.packet import PacketFramer
-from swimlib.wire.stream import encode_stream, label_header, read_stream
+from swimlib.wire.packet import PacketFramer, verify_label
+from swimlib.wire.stream import StreamDecoder, encode_stream, label_header
 
 Addr = tuple[str, int]
 
@@ -98,18 +99,42 @@ class StreamSettings:
             encrypt_version=self.encrypt_version,
         )
 
-    def read(self, sock: socket.socket, first: bytes | None = None) -> Message:
-        if first is None:
-            first = sock.recv(1)
-            if not first:
-                raise DecodeError("stream_truncated", "connection closed before a reply")
-        return read_stream(
-            sock.recv,
-            first,
+    def decoder(self, listener: bool = False, skip_label_check: bool = False) -> StreamDecoder:
+        """A decoder for one inbound message; the listener also reads the label header."""
+        check = None
+        if listener:
+            label = self.label
+
+            def check(received: bytes | None) -> None:
+                verify_label(received, label, skip_label_check)
+
+        return StreamDecoder(
             keys=self.keyring.keys(),
             label=self.label,
             require_encryption=bool(self.keyring) and self.verify_incoming,
+            read_label=listener,
+            check_label=check,
         )
+
+
+def receive(sock: socket.socket, decoder: StreamDecoder, deadline: float) -> Message:
+    """Feed the decoder from the socket until a message is complete or ``deadline`` passes.
+
+    One deadline for the whole exchange, as memberlist sets one: a peer trickling a byte at
+    a time cannot hold a connection for longer than that.
+    """
+    while True:
+        msg = decoder.next_message()
+        if msg is not None:
+            return msg
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("stream deadline passed")
+        sock.settimeout(left)
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise DecodeError("stream_truncated", "connection closed before a whole message")
+        decoder.feed(chunk)
 
 
 @contextmanager
@@ -128,10 +153,11 @@ def _send(sock: socket.socket, settings: StreamSettings, message: bytes) -> None
 
 
 def push_pull(addr: Addr, request: PushPull, settings: StreamSettings, timeout: float) -> PushPull:
-    """Send our state and read the peer's (``sendAndReceiveState``)."""
+    """Send our state and read the peer's (``sendAndReceiveState``), within ``timeout``."""
+    deadline = time.monotonic() + timeout
     with _dial(addr, timeout, settings) as sock:
         _send(sock, settings, codec.encode(request))
-        reply = settings.read(sock)
+        reply = receive(sock, settings.decoder(), deadline)
     if isinstance(reply, ErrResp):
         raise RemoteError(reply.error)
     if not isinstance(reply, PushPull):
@@ -141,9 +167,10 @@ def push_pull(addr: Addr, request: PushPull, settings: StreamSettings, timeout: 
 
 def tcp_ping(addr: Addr, ping: Ping, settings: StreamSettings, timeout: float) -> bool:
     """Fallback ping over TCP (``sendPingAndWaitForAck``): True if the right ack came back."""
+    deadline = time.monotonic() + timeout
     with _dial(addr, timeout, settings) as sock:
         _send(sock, settings, codec.encode(ping))
-        reply = settings.read(sock)
+        reply = receive(sock, settings.decoder(), deadline)
     return isinstance(reply, Ack) and reply.seq_no == ping.seq_no
 
 

@@ -473,14 +473,25 @@ def decode_push_pull(data: bytes, max_nodes: int = 1 << 20) -> PushPull:
         raise DecodeError("bad_push_pull", type(exc).__name__) from None
 
 
-def read_push_pull_body(unpacker: Any, max_nodes: int = 1 << 20) -> PushPull:
-    """Read header, node states and user-state tail from a msgpack ``Unpacker``."""
-    header = unpacker.unpack()
+def push_pull_header(header: object, max_nodes: int = 1 << 20) -> tuple[bool, int, int]:
+    """(join, node count, user-state length) from a push/pull header map."""
     if not isinstance(header, dict):
         raise DecodeError("bad_push_pull", "header is not a map")
     join = get_bool(header, b"Join")
     n_nodes = _get_go_int(header, b"Nodes", max_nodes)
-    user_len = _get_go_int(header, b"UserStateLen", 20 * 1024 * 1024)
+    return join, n_nodes, _get_go_int(header, b"UserStateLen", 20 * 1024 * 1024)
+
+
+def reliable_user_header(header: object, max_len: int = 20 * 1024 * 1024) -> int:
+    """The payload length from the header of a TCP user message."""
+    if not isinstance(header, dict):
+        raise DecodeError("bad_user", "header is not a map")
+    return _get_go_int(header, b"UserMsgLen", max_len)
+
+
+def read_push_pull_body(unpacker: Any, max_nodes: int = 1 << 20) -> PushPull:
+    """Read header, node states and user-state tail from a msgpack ``Unpacker``."""
+    join, n_nodes, user_len = push_pull_header(unpacker.unpack(), max_nodes)
     nodes = tuple(push_node_state_from_map(unpacker.unpack()) for _ in range(n_nodes))
     user_state = unpacker.read_bytes(user_len) if user_len else b""
     if len(user_state) != user_len:
@@ -490,10 +501,7 @@ def read_push_pull_body(unpacker: Any, max_nodes: int = 1 << 20) -> PushPull:
 
 def read_reliable_user_body(unpacker: Any, max_len: int = 20 * 1024 * 1024) -> User:
     """Read ``{UserMsgLen}`` + payload (the TCP user message) from a msgpack ``Unpacker``."""
-    header = unpacker.unpack()
-    if not isinstance(header, dict):
-        raise DecodeError("bad_user", "header is not a map")
-    n = _get_go_int(header, b"UserMsgLen", max_len)
+    n = reliable_user_header(unpacker.unpack(), max_len)
     payload = unpacker.read_bytes(n) if n else b""
     if len(payload) != n:
         raise DecodeError("bad_user", "payload truncated")

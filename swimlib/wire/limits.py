@@ -1,4 +1,4 @@
-"""Protocol limits, named once (placeholder; completed in the wire pipeline change)."""
+"""Protocol limits, named once: what memberlist enforces, and what swimlib adds on receipt."""
 
 MAX_UDP_PAYLOAD = 65_000  # what fits one datagram after our framing
 MAX_RELIABLE_PAYLOAD = 20 * 1024 * 1024  # memberlist maxPushStateBytes bounds a stream
@@ -9,3 +9,9 @@ MAX_INCARNATION = 0xFFFFFFFF  # memberlist's incarnation is a uint32
 MAX_INCARNATION_JUMP = 1 << 16
 MAX_NAME_BYTES = 512  # receive-side cap on node names (memberlist has none)
 META_MAX_SIZE = 512  # memberlist MetaMaxSize
+MAX_STREAM_BYTES = 20 * 1024 * 1024  # memberlist maxPushStateBytes: one stream message
+MAX_DECOMPRESSED = 40 * 1024 * 1024  # swimlib: output of one LZW body (memberlist: none)
+MAX_LABEL_BYTES = 255  # memberlist: the label length is one byte
+MAX_INBOUND_STREAMS = 128  # memberlist maxPushPullRequests: concurrent inbound push/pulls
+MAX_NESTING = 4  # compound/compress nesting accepted (memberlist: no limit)
+COMPRESS_MIN_BYTES = 96  # swimlib: smaller datagrams are never tried with LZW (packet.py)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import socket
+import time
 from collections.abc import Callable
 
 import pytest
@@ -70,3 +72,29 @@ def test_unread_events_queue_stays_bounded(
     wait_until(lambda: len(a.alive_members()) == 4, 10, "convergence")
     assert a.events.maxsize == 2 and a.events.qsize() <= 2
     assert a.stats()["events.lost"] >= 2  # four joins (one our own) into two slots
+
+
+def test_a_trickling_dialer_is_cut_off_at_one_deadline(
+    make_cluster: Callable[..., list[swimlib.Cluster]],
+) -> None:
+    (a,) = make_cluster(1)  # tcp_timeout 1 s
+    with socket.create_connection(("127.0.0.1", a.port), timeout=5) as s:
+        started = time.monotonic()
+        closed_after = None
+        push_pull_start = b"\x06\x83"  # a push/pull whose header never completes
+        for i in range(40):
+            try:
+                s.sendall(push_pull_start[i : i + 1] or b"\xa1")
+            except OSError:
+                closed_after = time.monotonic() - started
+                break
+            time.sleep(0.1)  # every recv gets a byte within the per-recv timeout
+            s.settimeout(0.01)
+            try:
+                if s.recv(1) == b"":
+                    closed_after = time.monotonic() - started
+                    break
+            except (TimeoutError, BlockingIOError):
+                pass
+    assert closed_after is not None and closed_after < 2.5
+    wait_until(lambda: a.stats().get("drop.stream_deadline", 0) == 1, 5, "deadline counted")
