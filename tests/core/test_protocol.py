@@ -26,14 +26,16 @@ from swimlib.events import (
     SuspectEvent,
     UpdateEvent,
 )
-from swimlib.node import NodeState
+from swimlib.node import Node, NodeState
 from swimlib.wire import codec
 from swimlib.wire.crc import strip_crc
 from swimlib.wire.messages import (
     Ack,
     Alive,
+    Compound,
     Dead,
     IndirectPing,
+    Message,
     Nack,
     Ping,
     PushNodeState,
@@ -51,6 +53,13 @@ def make_core(name: str = "me", **kw: object) -> SwimCore:
     return core
 
 
+def known(core: SwimCore, name: str) -> Node:
+    """The core's record of ``name``, which the test expects to exist."""
+    node = core.member(name)
+    assert node is not None, name
+    return node
+
+
 def merge(core: SwimCore, remote: PushPull, now: float) -> list[Effect]:
     """The core merges a push/pull answer to a request of its own."""
     return core.push_pull_reply(remote, A, 1, now)
@@ -61,14 +70,14 @@ def alive(name: str, inc: int = 1, port: int = 9000, meta: bytes = b"") -> Alive
 
 
 def sent_msgs(
-    effects: list[object], probes_only: bool = True
-) -> list[tuple[tuple[str, int], object]]:
+    effects: list[Effect], probes_only: bool = True
+) -> list[tuple[tuple[str, int], Message]]:
     """Messages in SendPacket effects; by default only probe traffic (no gossip)."""
-    out = []
+    out: list[tuple[tuple[str, int], Message]] = []
     for e in effects:
         if isinstance(e, SendPacket):
             m = codec.decode(e.data)
-            if isinstance(m, codec.Compound):
+            if isinstance(m, Compound):
                 out.extend((e.addr, codec.decode(p)) for p in m.parts)
             else:
                 out.append((e.addr, m))
@@ -94,7 +103,7 @@ def test_unknown_alive_creates_member_and_join_event_and_rebroadcast() -> None:
     core = make_core()
     eff = core.receive_packet(codec.encode(alive("b")), A, 1.0)
     assert [type(e.event) for e in eff if hasattr(e, "event")] == [JoinEvent]
-    assert core.member("b") is not None and core.member("b").state == NodeState.ALIVE
+    assert core.member("b") is not None and known(core, "b").state == NodeState.ALIVE
     assert ("b", 0) in core.broadcasts.pending()
 
 
@@ -114,7 +123,7 @@ def test_alive_with_conflicting_address_is_ignored() -> None:
     assert events == [ConflictEvent(events[0].node, ("127.0.0.1", 9999))]
     assert events[0].node.port == 9000  # the known member is kept
     assert [e.key for e in eff if isinstance(e, Notice)] == ["address_conflict"]
-    assert core.member("b").port == 9000
+    assert known(core, "b").port == 9000
     assert core.drops["address_conflict"] == 1
 
 
@@ -122,9 +131,9 @@ def test_left_node_name_can_be_reclaimed_by_new_address() -> None:
     core = make_core()
     core.receive_packet(codec.encode(alive("b", 1, port=9000)), A, 1.0)
     core.receive_packet(codec.encode(Dead(1, "b", "b")), A, 2.0)
-    assert core.member("b").state == NodeState.LEFT
+    assert known(core, "b").state == NodeState.LEFT
     eff = core.receive_packet(codec.encode(alive("b", 1, port=9999)), A, 3.0)
-    assert core.member("b").port == 9999
+    assert known(core, "b").port == 9999
     assert [type(e.event) for e in eff if hasattr(e, "event")] == [JoinEvent]
 
 
@@ -155,10 +164,10 @@ def test_suspect_then_timeout_declares_dead() -> None:
     # n=2 members: k=0 confirmations wanted, so the timer runs at the minimum:
     # suspicion_mult(3) * max(1, log10(2)) * 1 s = 3 s.
     assert [e for e in core.handle_timers(2.99) if hasattr(e, "event")] == []
-    assert core.member("b").state == NodeState.SUSPECT
+    assert known(core, "b").state == NodeState.SUSPECT
     eff = core.handle_timers(3.0)
     assert [type(e.event) for e in eff if hasattr(e, "event")] == [LeaveEvent]
-    assert core.member("b").state == NodeState.DEAD
+    assert known(core, "b").state == NodeState.DEAD
 
 
 def test_alive_with_higher_incarnation_clears_suspicion() -> None:
@@ -168,7 +177,7 @@ def test_alive_with_higher_incarnation_clears_suspicion() -> None:
     eff = core.receive_packet(codec.encode(alive("b", 2)), A, 1.0)
     assert [type(e.event) for e in eff if hasattr(e, "event")] == [AliveEvent]
     core.handle_timers(100.0)
-    assert core.member("b").state == NodeState.ALIVE
+    assert known(core, "b").state == NodeState.ALIVE
 
 
 def test_dead_with_from_equal_node_means_left() -> None:
@@ -183,7 +192,7 @@ def test_old_dead_is_ignored() -> None:
     core = make_core()
     core.receive_packet(codec.encode(alive("b", 5)), A, 0.0)
     core.receive_packet(codec.encode(Dead(4, "b", "c")), A, 1.0)
-    assert core.member("b").state == NodeState.ALIVE
+    assert known(core, "b").state == NodeState.ALIVE
 
 
 def test_indirect_ping_is_relayed_and_ack_forwarded() -> None:
@@ -211,7 +220,7 @@ def test_probe_ack_keeps_member_alive_and_lowers_health() -> None:
     net.join(b, a)
     a.awareness.apply_delta(2)
     net.run_until(5.0)
-    assert a.member("b").state == NodeState.ALIVE
+    assert known(a, "b").state == NodeState.ALIVE
     assert a.health_score() == 0
     pings = [m for _, _, m in decode_sent(net) if isinstance(m, Ping)]
     assert pings, "a probe must have been sent"
@@ -230,7 +239,7 @@ def test_probe_failure_goes_indirect_then_suspect_then_dead() -> None:
     kinds = set()
     for _, _, data in net.sent:
         m = codec.decode(strip_crc(data))
-        parts = m.parts if isinstance(m, codec.Compound) else ()
+        parts = m.parts if isinstance(m, Compound) else ()
         kinds |= {type(codec.decode(p)).__name__ for p in parts} | {type(m).__name__}
     assert {"IndirectPing", "Suspect", "Dead"} <= kinds
 
@@ -282,21 +291,21 @@ def test_push_pull_merge_rules() -> None:
         ),
     )
     merge(core, remote, 1.0)
-    assert core.member("x").state == NodeState.ALIVE and core.member("x").incarnation == 3
+    assert known(core, "x").state == NodeState.ALIVE and known(core, "x").incarnation == 3
     assert core.member("z") is None
     assert core.incarnation == 10
     # dead in push/pull is only a suspicion (push/pull never kills directly)
     merge(core, PushPull(False, (PushNodeState("x", a, 1, b"", 3, 2, vsn),)), 2.0)
-    assert core.member("x").state == NodeState.SUSPECT
+    assert known(core, "x").state == NodeState.SUSPECT
     merge(core, PushPull(False, (PushNodeState("y", a, 2, b"", 1, 3, vsn),)), 2.0)
-    assert core.member("y").state == NodeState.LEFT
+    assert known(core, "y").state == NodeState.LEFT
 
 
 def test_push_pull_port_zero_means_our_port() -> None:
     core = make_core()
     vsn = b"\x01\x05\x02\x00\x00\x00"
     merge(core, PushPull(False, (PushNodeState("x", b"\x7f\x00\x00\x01", 0, b"", 1, 0, vsn),)), 1.0)
-    assert core.member("x").port == 7946
+    assert known(core, "x").port == 7946
 
 
 def test_push_pull_with_incompatible_delegate_version_is_rejected() -> None:
@@ -331,7 +340,7 @@ def test_suspect_target_gets_buddy_compound() -> None:
     for s, d, data in net.sent:
         if s == net.addr(a) and d == net.addr(b):
             m = codec.decode(strip_crc(data))
-            if isinstance(m, codec.Compound):
+            if isinstance(m, Compound):
                 buddy.append([type(codec.decode(p)).__name__ for p in m.parts])
     assert ["Ping", "Suspect"] in buddy
     assert net.state(a, "b") == NodeState.ALIVE  # b refuted
@@ -370,7 +379,7 @@ def _probe_failure_awareness(helper_nacks: bool) -> tuple[int, list[IndirectPing
                 reqs.append(m)
                 if helper_nacks:
                     core.receive_packet(codec.encode(Nack(m.seq_no)), b_addr, now)
-        if core.member("c").state == NodeState.SUSPECT:
+        if known(core, "c").state == NodeState.SUSPECT:
             break
     return core.health_score(), reqs
 
@@ -397,9 +406,9 @@ def test_awareness_scales_probe_interval() -> None:
     assert pings
     # the probe ends after (score+1) x interval = 4 s, not 1 s: no suspicion before that
     assert [e for e in core.handle_timers(4.5) if hasattr(e, "event")] == []
-    assert core.member("b").state == NodeState.ALIVE
+    assert known(core, "b").state == NodeState.ALIVE
     eff = core.handle_timers(5.1)
-    assert core.member("b").state == NodeState.SUSPECT
+    assert known(core, "b").state == NodeState.SUSPECT
 
 
 def test_without_lifeguard_no_nacks_no_buddy_and_fixed_suspicion() -> None:
@@ -409,9 +418,9 @@ def test_without_lifeguard_no_nacks_no_buddy_and_fixed_suspicion() -> None:
     core.receive_packet(codec.encode(Suspect(1, "b", "x")), A, 0.0)
     # suspicion runs at the minimum: 3 x max(1, log10(3)) x 1 s = 3 s, however many confirm
     core.handle_timers(2.9)
-    assert core.member("b").state == NodeState.SUSPECT
+    assert known(core, "b").state == NodeState.SUSPECT
     core.handle_timers(3.05)
-    assert core.member("b").state == NodeState.DEAD
+    assert known(core, "b").state == NodeState.DEAD
 
 
 def test_leave_is_also_sent_directly_to_every_live_member() -> None:
@@ -429,13 +438,13 @@ def test_leave_is_also_sent_directly_to_every_live_member() -> None:
     assert direct == {("127.0.0.1", 9000), ("127.0.0.1", 9001)}
 
 
-def _crc_by_kind(effects: list[object]) -> dict[str, set[bool]]:
+def _crc_by_kind(effects: list[Effect]) -> dict[str, set[bool]]:
     """For each first message type in the SendPacket effects: the CRC flags seen."""
     out: dict[str, set[bool]] = {}
     for e in effects:
         if isinstance(e, SendPacket):
             m = codec.decode(e.data)
-            if isinstance(m, codec.Compound):
+            if isinstance(m, Compound):
                 m = codec.decode(m.parts[0])
             out.setdefault(type(m).__name__, set()).add(e.crc)
     return out

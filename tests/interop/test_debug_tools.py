@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import GoPeer
+from gopeer import GoPeer
 
 import swimlib
 from swimlib.cli import main

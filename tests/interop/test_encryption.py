@@ -9,7 +9,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from conftest import GoPeer, record, wait_until
+from conftest import record, wait_until
+from gopeer import GoPeer
 from test_interop import all_alive, expect, inbox, py_sees
 
 import swimlib
@@ -57,6 +58,13 @@ def broadcast_both_ways(g: GoPeer, p: swimlib.Cluster, tag: str) -> None:
 
 
 @pytest.mark.parametrize("size", [16, 24, 32])
+
+def _message_from(text: str) -> Callable[[dict[str, Any]], bool]:
+    def match(e: dict[str, Any]) -> bool:
+        return bool(e["event"] == "message" and e.get("payload_text") == text)
+
+    return match
+
 def test_encrypted_cluster_each_key_size(go_peer: GoStart, py_node: PyStart, size: int) -> None:
     key = K1[:size]
     g1 = go_peer("go-1", *BCAST, "-key", b64(key))
@@ -135,7 +143,8 @@ def test_keyring_rotation_across_mixed_cluster(go_peer: GoStart, py_node: PyStar
     def everyone_hears(tag: str) -> None:
         """Every node sends a direct UDP message to every other; none may be lost."""
         for i, p in enumerate(pys):
-            for other in [*gos, pys[1 - i]]:
+            targets: list[GoPeer | swimlib.Cluster] = [*gos, pys[1 - i]]
+            for other in targets:
                 p.send(
                     target=other.name if isinstance(other, GoPeer) else other.config.node_name,
                     payload=f"{tag}-from-{p.config.node_name}".encode(),
@@ -150,12 +159,7 @@ def test_keyring_rotation_across_mixed_cluster(go_peer: GoStart, py_node: PyStar
                 want.discard(box.get(timeout=10)[2])
         for g in gos:
             for n in {"go-1", "go-2", "py-1", "py-2"} - {g.name}:
-                g.wait_for(
-                    lambda e, n=n: (
-                        e["event"] == "message" and e.get("payload_text") == f"{tag}-from-{n}"
-                    ),
-                    10,
-                )
+                g.wait_for(_message_from(f"{tag}-from-{n}"), 10)
 
     def step(cmd: str, key: bytes) -> None:
         for g in gos:

@@ -9,7 +9,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from conftest import GoPeer, py_state, record, wait_until
+from conftest import py_state, record, wait_until
+from gopeer import GoPeer
 
 import swimlib
 
@@ -264,6 +265,7 @@ def test_meta_updates_both_ways(go_peer: GoStart, py_node: PyStart) -> None:
     seen = []
     while not p.events.empty():
         e = p.events.get_nowait()
+        assert not isinstance(e, (swimlib.EventsLost, swimlib.JoinCompleted, swimlib.JoinFailed))
         seen.append((type(e).__name__, e.node.name))
     assert ("UpdateEvent", "go-1") in seen
 

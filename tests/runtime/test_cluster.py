@@ -16,6 +16,21 @@ from conftest import fast_config, state_of, wait_until
 import swimlib
 from swimlib import NodeState
 
+MEMBER_EVENTS = (
+    swimlib.JoinEvent,
+    swimlib.LeaveEvent,
+    swimlib.UpdateEvent,
+    swimlib.SuspectEvent,
+    swimlib.AliveEvent,
+)
+Inbox = list[tuple[str | None, str | None, bytes]]
+
+
+def _collect_into(box: Inbox) -> Callable[[swimlib.Node | None, str | None, bytes], None]:
+    def collect(sender: swimlib.Node | None, topic: str | None, payload: bytes) -> None:
+        box.append((sender.name if sender else None, topic, payload))
+
+    return collect
 
 def test_eight_nodes_converge(make_cluster: Callable[..., list[swimlib.Cluster]]) -> None:
     nodes = make_cluster(8)
@@ -34,8 +49,7 @@ def test_broadcast_with_topic_reaches_every_node_once(
         c.config.node_name: [] for c in nodes
     }
     for c in nodes:
-        box = inbox[c.config.node_name]
-        c.on_message(lambda s, t, p, box=box: box.append((s.name if s else None, t, p)))
+        c.on_message(_collect_into(inbox[c.config.node_name]))
     nodes[2].broadcast(topic="cfg", payload=b"v2")
     others = [c.config.node_name for c in nodes if c is not nodes[2]]
     wait_until(lambda: all(inbox[n] for n in others), 10, "broadcast delivery")
@@ -94,6 +108,7 @@ def test_leaving_node_is_seen_as_left_and_events_arrive_in_order(
             ev = nodes[0].events.get_nowait()
         except queue.Empty:
             break
+        assert isinstance(ev, MEMBER_EVENTS)
         seen.append((type(ev).__name__, ev.node.name, ev.node.state))
     mine = [e for e in seen if e[1] == name]
     assert mine[0] == ("JoinEvent", name, NodeState.ALIVE)
@@ -114,6 +129,7 @@ def test_meta_update_reaches_peers_as_update_event(
     kinds = []
     while not b.events.empty():
         ev = b.events.get_nowait()
+        assert isinstance(ev, MEMBER_EVENTS)
         kinds.append((type(ev).__name__, ev.node.name))
     assert ("UpdateEvent", a.config.node_name) in kinds
 
@@ -165,7 +181,7 @@ def test_garbage_never_kills_listeners(make_cluster: Callable[..., list[swimlib.
         5,
         "drops counted",
     )
-    assert all(a._engine.threads_alive().values())
+    assert a._engine is not None and all(a._engine.threads_alive().values())
     got: queue.Queue[bytes] = queue.Queue()
     a.on_message(lambda s, t, p: got.put(p))
     b.send(target=a.config.node_name, payload=b"still alive")

@@ -18,6 +18,7 @@ from swimlib.wire.messages import (
     Dead,
     ErrResp,
     IndirectPing,
+    Message,
     Nack,
     Ping,
     PushNodeState,
@@ -29,7 +30,7 @@ from swimlib.wire.packet import unpack_messages
 from swimlib.wire.stream import decode_stream_buffer, read_stream
 
 # Hex vectors from the protocol spec (checked there against Go memberlist's encoder).
-SPEC_VECTORS = {
+SPEC_VECTORS: dict[Message, str] = {
     Ping(
         1, "node-b", bytes([10, 0, 0, 1]), 7946, "node-a"
     ): "0085a44e6f6465a66e6f64652d62a55365714e6f01aa536f7572636541646472a40a000001"

@@ -30,10 +30,10 @@ MESSAGES: list[tuple[str, bytes]] = [
     ("push_pull", codec.encode(_push_pull(40, b"user-state"))),
     ("user", codec.encode_reliable_user(b"payload" * 50)),
 ]
-FRAMINGS = {
-    "plain": dict(compress=False, key=None),
-    "compressed": dict(compress=True, key=None),
-    "encrypted": dict(compress=True, key=KEY),
+FRAMINGS: dict[str, tuple[bool, bytes | None]] = {  # (compress, key)
+    "plain": (False, None),
+    "compressed": (True, None),
+    "encrypted": (True, KEY),
 }
 
 
@@ -57,15 +57,8 @@ def _decode(data: bytes, step: int, label: bytes, key: bytes | None) -> Message:
 @pytest.mark.parametrize("label", [b"", b"cluster-a"])
 @pytest.mark.parametrize(("kind", "body"), MESSAGES, ids=[k for k, _ in MESSAGES])
 def test_byte_at_a_time_equals_one_shot(kind: str, body: bytes, label: bytes, framing: str) -> None:
-    f = FRAMINGS[framing]
-    key = f["key"]
-    framed = encode_stream(
-        body,
-        compress=bool(f["compress"]),
-        key=key,
-        nonce=NONCE,
-        label=label,  # type: ignore[arg-type]
-    )
+    compress, key = FRAMINGS[framing]
+    framed = encode_stream(body, compress=compress, key=key, nonce=NONCE, label=label)
     data = label_header(label) + framed
     whole = _decode(data, len(data), label, key)
     assert _decode(data, 1, label, key) == whole == codec_stream_message(body)
