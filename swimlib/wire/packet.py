@@ -13,6 +13,8 @@ core while it dispatches, because they can nest inside each other.
 
 from __future__ import annotations
 
+from collections import deque
+
 from swimlib.wire import codec
 from swimlib.wire.compression import lzw_compress, lzw_decompress
 from swimlib.wire.crc import add_crc, strip_crc
@@ -24,6 +26,34 @@ from swimlib.wire.messages import Compound, Compress, Message, MessageType
 
 #: Packets shorter than this are sent uncompressed without trying (see the module docstring).
 COMPRESS_MIN_BYTES = 96
+
+
+#: Nonces of accepted encrypted datagrams remembered (about 1 MB); a packet whose nonce is
+#: among them is a replay and is dropped. At 1,000 packets/s that is the last 16 s.
+REPLAY_WINDOW = 16384
+
+
+class ReplayWindow:
+    """The last ``capacity`` nonces accepted: beyond memberlist, which accepts replays.
+
+    Senders draw a fresh random 96-bit nonce per packet, so an honest repeat never happens.
+    Only authenticated packets are recorded, so an outsider cannot flush the window.
+    """
+
+    def __init__(self, capacity: int) -> None:
+        self._capacity = capacity
+        self._order: deque[bytes] = deque()
+        self._seen: set[bytes] = set()
+
+    def first_time(self, nonce: bytes) -> bool:
+        """Record ``nonce``; False if it is already in the window. One receiving thread."""
+        if nonce in self._seen:
+            return False
+        self._seen.add(nonce)
+        self._order.append(nonce)
+        if len(self._order) > self._capacity:
+            self._seen.discard(self._order.popleft())
+        return True
 
 
 class PacketFramer:
@@ -47,6 +77,7 @@ class PacketFramer:
         self.encrypt_version = encrypt_version
         self.verify_incoming = verify_incoming
         self.verify_outgoing = verify_outgoing
+        self.replays = ReplayWindow(REPLAY_WINDOW)
 
     @property
     def encrypting(self) -> bool:
@@ -83,10 +114,16 @@ class PacketFramer:
         verify_label(received, self.label, self.skip_inbound_label_check)
         if self.keyring:
             try:
-                return open_sealed(self.keyring.keys(), packet, self.label)
-            except DecodeError:
-                if self.verify_incoming:
-                    raise
+                plain = open_sealed(self.keyring.keys(), packet, self.label)
+            except DecodeError as err:
+                if not self.verify_incoming:
+                    return packet
+                if err.reason == "bad_encrypt_version":
+                    raise DecodeError("unencrypted_packet", err.detail) from None
+                raise
+            if not self.replays.first_time(packet[1:13]):
+                raise DecodeError("replayed", "nonce seen in the replay window")
+            return plain
         return packet
 
 

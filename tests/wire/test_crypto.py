@@ -30,7 +30,9 @@ from swimlib.wire.crypto import (
     seal_stream,
 )
 from swimlib.wire.errors import DecodeError
+from swimlib.wire.keyring import Keyring
 from swimlib.wire.label import strip_label_header
+from swimlib.wire.packet import PacketFramer
 
 CAPTURED = Path(__file__).resolve().parent.parent / "data" / "golden" / "captured.json"
 
@@ -423,3 +425,21 @@ def test_captures_cover_every_encryption_flavour() -> None:
     assert ("tcp", "label>encrypt(v1)>compress>") in shapes
     key_sizes = {len(r["config"]["key_hex"]) // 2 for r in _encrypted_records()}
     assert key_sizes == {16, 24, 32}
+
+
+def test_replayed_encrypted_datagram_is_dropped_and_fresh_ones_pass() -> None:
+    key = b"r" * 32
+    sender = PacketFramer(keyring=Keyring([key]))
+    receiver = PacketFramer(keyring=Keyring([key]))
+    first = sender.seal(b"\x00hello", False, b"a" * 12)
+    second = sender.seal(b"\x00hello", False, b"b" * 12)
+    assert receiver.open(first) == receiver.open(second) == b"\x00hello"
+    with pytest.raises(DecodeError, match="replayed"):
+        receiver.open(first)
+
+
+def test_plaintext_into_an_encrypted_node_is_counted_as_unencrypted() -> None:
+    receiver = PacketFramer(keyring=Keyring([b"r" * 32]))
+    with pytest.raises(DecodeError) as info:
+        receiver.open(bytes([4]) + b"\x85plaintext-alive")
+    assert info.value.reason == "unencrypted_packet"
