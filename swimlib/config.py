@@ -15,10 +15,8 @@ from typing import Any
 
 from swimlib.errors import ConfigError, InvalidKeyError
 from swimlib.wire.keyring import Keyring
-from swimlib.wire.limits import MAX_NAME_BYTES
+from swimlib.wire.limits import MAX_LABEL_LEN, MAX_NAME_BYTES
 from swimlib.wire.messages import META_MAX_SIZE, PROTOCOL_VERSION_MAX, PROTOCOL_VERSION_MIN
-
-MAX_LABEL_LEN = 255
 
 
 def default_node_name() -> str:

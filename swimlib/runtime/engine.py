@@ -48,12 +48,12 @@ from swimlib.runtime.transport import UDP_RECV_BUFFER, Transport
 from swimlib.wire import codec
 from swimlib.wire.errors import DecodeError
 from swimlib.wire.keyring import Keyring
+from swimlib.wire.limits import MAX_INBOUND_STREAMS
 from swimlib.wire.messages import ErrResp, PushPull
 from swimlib.wire.packet import PacketFramer, unpack_messages
 
 log = logging.getLogger("swimlib")
 
-MAX_INBOUND_STREAMS = 128  # memberlist's concurrent push/pull guard
 _STOP = object()
 _E = TypeVar("_E")
 

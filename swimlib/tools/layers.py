@@ -27,8 +27,8 @@ from swimlib.wire.crypto import (
 )
 from swimlib.wire.errors import DecodeError
 from swimlib.wire.label import strip_label_header
+from swimlib.wire.limits import MAX_DECOMPRESSED, MAX_NESTING
 from swimlib.wire.messages import Compound, Compress, MessageType
-from swimlib.wire.packet import MAX_DECOMPRESSED, MAX_NESTING
 from swimlib.wire.stream import decode_stream_buffer
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from swimlib.errors import ConfigError
 from swimlib.wire.errors import DecodeError
+from swimlib.wire.limits import MAX_LABEL_LEN
 
 __all__ = [
     "LABEL_TYPE",
@@ -24,7 +25,6 @@ __all__ = [
 #: Type byte of the label header (Go's ``hasLabelMsg``).
 LABEL_TYPE = 0xF4
 #: The length is one byte; Go refuses longer labels in its config check.
-MAX_LABEL_LEN = 255
 
 
 def label_overhead(label: bytes) -> int:

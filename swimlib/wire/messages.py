@@ -11,6 +11,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from swimlib.wire.limits import META_MAX_SIZE as META_MAX_SIZE  # re-exported
+
 
 class MessageType(enum.IntEnum):
     """The first byte of every memberlist message (the list may only be appended to)."""
@@ -161,7 +163,6 @@ Message = (
 # Six version bytes: [PMin, PMax, PCur, DMin, DMax, DCur] (memberlist.go BuildVsnArray).
 PROTOCOL_VERSION_MIN = 1
 PROTOCOL_VERSION_MAX = 5
-META_MAX_SIZE = 512
 
 
 @dataclass(frozen=True, slots=True)

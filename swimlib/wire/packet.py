@@ -22,11 +22,8 @@ from swimlib.wire.crypto import encrypt_overhead, open_sealed, seal
 from swimlib.wire.errors import DecodeError
 from swimlib.wire.keyring import Keyring
 from swimlib.wire.label import LABEL_TYPE
+from swimlib.wire.limits import COMPRESS_MIN_BYTES, MAX_NESTING
 from swimlib.wire.messages import Compound, Compress, Message, MessageType
-
-#: Packets shorter than this are sent uncompressed without trying (see the module docstring).
-COMPRESS_MIN_BYTES = 96
-
 
 #: Nonces of accepted encrypted datagrams remembered (about 1 MB); a packet whose nonce is
 #: among them is a replay and is dropped. At 1,000 packets/s that is the last 16 s.
@@ -152,24 +149,39 @@ def verify_label(received: bytes | None, configured: bytes, skip_check: bool) ->
         raise DecodeError("label_mismatch", repr(received))
 
 
-MAX_NESTING = 4  # compound/compress nesting accepted (Go has no limit; a bound is safer)
-MAX_DECOMPRESSED = 40 * 1024 * 1024
+#: Total decompressed bytes one datagram may expand to, across every nested compress. A
+#: datagram is at most 64 KiB and memberlist compresses one packet's worth, so 1 MiB is far
+#: above any honest packet and far below what a bomb would need.
+MAX_PACKET_DECOMPRESSED = 1 << 20
+
+
+class _Budget:
+    __slots__ = ("left",)
+
+    def __init__(self, left: int) -> None:
+        self.left = left
 
 
 def unpack_messages(data: bytes) -> tuple[list[Message], list[DecodeError]]:
     """Undo CRC, compression and compounds: the messages inside a packet, plus the errors.
 
     Complete parts before a bad one are kept, as memberlist does; every problem is returned
-    as a :class:`DecodeError` so the caller can count it.
+    as a :class:`DecodeError` so the caller can count it. The errors carry no traceback, so
+    a refused decompression bomb cannot keep its buffer alive through them.
     """
     out: list[Message] = []
     errors: list[DecodeError] = []
     try:
         data = strip_crc(data)
     except DecodeError as err:
-        return out, [err]
-    _unpack(data, 0, out, errors)
+        return out, [_bare(err)]
+    _unpack(data, 0, out, errors, _Budget(MAX_PACKET_DECOMPRESSED))
     return out, errors
+
+
+def _bare(err: DecodeError) -> DecodeError:
+    """The same error without its traceback (which holds the failing frames' locals)."""
+    return DecodeError(err.reason, err.detail)
 
 
 # Gossip repeats itself: the same alive/suspect/dead bytes reach a node several times, and in
@@ -192,11 +204,13 @@ def _decode_leaf(data: bytes) -> Message:
     return codec.decode(data)
 
 
-def _unpack(data: bytes, depth: int, out: list[Message], errors: list[DecodeError]) -> None:
+def _unpack(
+    data: bytes, depth: int, out: list[Message], errors: list[DecodeError], budget: _Budget
+) -> None:
     try:
         msg = _decode_leaf(data)
     except DecodeError as err:
-        errors.append(err)
+        errors.append(_bare(err))
         return
     if isinstance(msg, (Compound, Compress)) and depth >= MAX_NESTING:
         errors.append(DecodeError("nesting_too_deep"))
@@ -205,16 +219,26 @@ def _unpack(data: bytes, depth: int, out: list[Message], errors: list[DecodeErro
         if msg.truncated:
             errors.append(DecodeError("compound_truncated"))
         for part in msg.parts:
-            _unpack(part, depth + 1, out, errors)
+            _unpack(part, depth + 1, out, errors, budget)
     elif isinstance(msg, Compress):
-        if msg.algo != 0:
-            errors.append(DecodeError("unknown_compression", str(msg.algo)))
-            return
-        try:
-            inner = lzw_decompress(msg.buf, MAX_DECOMPRESSED)
-        except DecodeError as err:
-            errors.append(err)
-            return
-        _unpack(inner, depth + 1, out, errors)
+        inner = _inflate(msg, errors, budget)
+        if inner is not None:
+            _unpack(inner, depth + 1, out, errors, budget)
     else:
         out.append(msg)
+
+
+def _inflate(msg: Compress, errors: list[DecodeError], budget: _Budget) -> bytes | None:
+    if msg.algo != 0:
+        errors.append(DecodeError("unknown_compression", str(msg.algo)))
+        return None
+    if budget.left <= 0:
+        errors.append(DecodeError("decompressed_too_large", "packet budget spent"))
+        return None
+    try:
+        inner = lzw_decompress(msg.buf, budget.left)
+    except DecodeError as err:
+        errors.append(_bare(err))
+        return None
+    budget.left -= len(inner)
+    return inner

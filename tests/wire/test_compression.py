@@ -16,8 +16,9 @@ from hypothesis import strategies as st
 from swimlib.wire import codec
 from swimlib.wire.compression import DEFAULT_MAX_DECOMPRESSED, lzw_compress, lzw_decompress
 from swimlib.wire.errors import DecodeError
+from swimlib.wire.limits import COMPRESS_MIN_BYTES
 from swimlib.wire.messages import Compress, MessageType, User
-from swimlib.wire.packet import COMPRESS_MIN_BYTES, PacketFramer, unpack_messages
+from swimlib.wire.packet import PacketFramer, unpack_messages
 
 GOLDEN = Path(__file__).resolve().parent.parent / "data" / "golden"
 LZW_VECTORS = GOLDEN / "lzw_vectors.json"
@@ -284,3 +285,18 @@ def test_framer_compresses_large_packets_when_it_pays() -> None:
     noise = codec.encode(User(bytes(range(256))))
     assert framer.seal(noise, False, None) == noise
     assert PacketFramer(compression=False).seal(big, False, None) == big
+
+
+def test_decompressed_bytes_are_capped_per_packet_across_parts() -> None:
+    from swimlib.wire.messages import Compress
+    from swimlib.wire.packet import MAX_PACKET_DECOMPRESSED
+
+    bomb = codec.encode(Compress(0, lzw_compress(b"\x00" * (700 * 1024))))
+    packet = codec.make_compound([bomb] * 8)
+    assert len(packet) < 65_000
+    _, errors = unpack_messages(packet)
+    reasons = [e.reason for e in errors]
+    # the first expansion fits the 1 MiB budget; every later one is refused
+    assert reasons.count("decompressed_too_large") == 7
+    assert all(e.__traceback__ is None for e in errors)  # no frames (and buffers) kept alive
+    assert MAX_PACKET_DECOMPRESSED == 1 << 20
