@@ -33,10 +33,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from studies.sim_profile.measure import GIB, largest_n, memory_per_entry
 from swimlib.core.formulas import retransmit_limit, suspicion_timeout
 from swimlib.events import AliveEvent, Event, JoinEvent, LeaveEvent, SuspectEvent
 from swimlib.node import NodeState
-from swimlib.sim.bench import GIB, largest_n, memory_per_entry
 from swimlib.sim.lifeguard import sim_config
 from swimlib.sim.metrics import percentile
 from swimlib.sim.network import NetworkParams
