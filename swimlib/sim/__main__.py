@@ -2,9 +2,9 @@
 
 Owns argument parsing, the JSON / human-table output, and the only wall-clock reads in the
 simulator package: elapsed time and events per second, for reporting speed. The simulation
-itself never sees the wall clock. ``--profile`` adds cProfile hot spots; ``--memory`` measures
-bytes per member entry instead of running a scenario; ``--compare-lifeguard`` runs the same
-seed with and without Lifeguard.
+itself never sees the wall clock. ``--compare-lifeguard`` runs the same seed with and without
+Lifeguard. Profiling (cProfile hot spots, bytes per member entry) is not part of the package:
+see ``python3 -m studies.sim_profile`` in the repository.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ import time
 from dataclasses import replace
 from typing import Any
 
-from swimlib.sim.bench import memory_per_entry, profile_call
 from swimlib.sim.lifeguard import PRESETS
 from swimlib.sim.scenarios import SCENARIOS, ScenarioParams, run_scenario
 
@@ -58,14 +57,6 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument("--partition-seconds", type=float, default=d.partition_seconds)
     ap.add_argument("--partition-fraction", type=float, default=d.partition_fraction)
     ap.add_argument("--reconnect", type=float, default=None, help="Serf reconnect period")
-    ap.add_argument("--profile", action="store_true", help="cProfile hot spots")
-    ap.add_argument(
-        "--memory",
-        nargs="*",
-        type=int,
-        metavar="N",
-        help="measure bytes per member entry at two sizes (default 200 500) and exit",
-    )
     ap.add_argument("--verbose", action="store_true", help="show the core's log warnings")
     return ap
 
@@ -103,14 +94,10 @@ def _params(a: argparse.Namespace) -> ScenarioParams:
     )
 
 
-def _timed(p: ScenarioParams, profile: bool) -> dict[str, Any]:
+def _timed(p: ScenarioParams) -> dict[str, Any]:
     started = time.perf_counter()
     cpu_started = time.process_time()
-    out: dict[str, Any]
-    if profile:
-        out, hot = profile_call(lambda: run_scenario(p))
-    else:
-        out, hot = run_scenario(p), []
+    out = run_scenario(p)
     wall = time.perf_counter() - started
     cpu = time.process_time() - cpu_started
     events = out["sim_events"]
@@ -120,10 +107,7 @@ def _timed(p: ScenarioParams, profile: bool) -> dict[str, Any]:
         "events_per_cpu_second": round(events / cpu) if cpu > 0 else None,
         "events_per_second": round(events / wall) if wall > 0 else None,
         "virtual_to_wall": round(out["virtual_seconds"] / wall, 3) if wall > 0 else None,
-        "profiled": profile,
     }
-    if hot:
-        out["profile_top"] = hot
     return out
 
 
@@ -192,13 +176,7 @@ def _table(out: dict[str, Any]) -> str:
             ("events / wall second", s["events_per_second"]),
         ]
     width = max(len(k) for k, _ in rows)
-    lines = [f"{k.ljust(width)}  {_fmt(v)}" for k, v in rows]
-    for r in out.get("profile_top", [])[:15]:
-        mark = "*" if r["in_core_or_wire"] else " "
-        lines.append(
-            f"{mark} {r['own_pct']:5.1f}% {r['own_s']:8.3f}s {r['calls']:>9}  {r['function']}"
-        )
-    return "\n".join(lines)
+    return "\n".join(f"{k.ljust(width)}  {_fmt(v)}" for k, v in rows)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -215,16 +193,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(a: argparse.Namespace) -> int:
-    if a.memory is not None:
-        sizes = tuple(a.memory) if a.memory else (200, 500)
-        res = memory_per_entry(sizes, preset=a.config, fast=not a.merge_bootstrap)
-        print(json.dumps(res, indent=2))
-        return 0
     p = _params(a)
     if a.compare_lifeguard:
         runs = {
-            "lifeguard": _timed(replace(p, lifeguard=True), a.profile),
-            "no_lifeguard": _timed(replace(p, lifeguard=False), a.profile),
+            "lifeguard": _timed(replace(p, lifeguard=True)),
+            "no_lifeguard": _timed(replace(p, lifeguard=False)),
         }
         if a.json:
             print(json.dumps(runs, indent=2))
@@ -233,7 +206,7 @@ def _run(a: argparse.Namespace) -> int:
                 print(f"--- {label}")
                 print(_table(out))
         return 0
-    out = _timed(p, a.profile)
+    out = _timed(p)
     print(json.dumps(out, indent=2) if a.json else _table(out))
     return 0
 

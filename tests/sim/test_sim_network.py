@@ -9,7 +9,6 @@ from contextlib import redirect_stdout
 
 from swimlib.sim import Network, NetworkParams, Simulator, sim_config
 from swimlib.sim.__main__ import main
-from swimlib.sim.bench import largest_n, memory_per_entry
 from swimlib.sim.metrics import percentile, summarize
 from swimlib.sim.scenarios import ScenarioParams, run_scenario
 
@@ -93,12 +92,6 @@ def test_cli_json_and_table() -> None:
         main(["--scenario", "steady", "--nodes", "10", "--seconds", "5", "--no-lifeguard"])
     text = buf.getvalue()
     assert "trace digest" in text and "10 / lan / False" in text
-
-
-def test_memory_measurement_smoke() -> None:
-    res = memory_per_entry((20, 40))
-    assert res["fit_bytes_per_entry"] > 50
-    assert largest_n(0.0, 100.0, 1e6) == 100
 
 
 def test_event_log_and_per_observer_detection_times() -> None:

@@ -3,8 +3,9 @@
 Owns the tracemalloc measurement of a bootstrapped cluster (N nodes each holding N member
 records) with a fit ``bytes(N) = per_node * N + per_entry * N^2`` over two sizes, the
 extrapolation to a memory budget, and a cProfile wrapper that ranks hot spots, singling out
-those inside ``swimlib/core`` and ``swimlib/wire``. Only the CLI uses these; nothing here
-influences a simulation.
+those inside ``swimlib/core`` and ``swimlib/wire``. Used by the failure-detection study and
+by ``python3 -m studies.sim_profile``; nothing here influences a simulation, which is why it
+lives outside the package (it was ``swimlib.sim.bench``).
 """
 
 from __future__ import annotations
@@ -103,5 +104,6 @@ def profile_call(fn: Callable[[], Any], top: int = 25) -> tuple[Any, list[dict[s
 
 
 def _short(filename: str) -> str:
+    """A profiled file name from ``swimlib/`` on, or just its base name."""
     i = filename.find("swimlib/")
     return filename[i:] if i >= 0 else filename.rsplit("/", 1)[-1]

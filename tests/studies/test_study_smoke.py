@@ -1,4 +1,4 @@
-"""The failure-detection study driver (``python -m swimlib.sim.study``) at toy sizes.
+"""The failure-detection study driver (``python3 -m studies.failure_detection``) at toy sizes.
 
 Runs ``--quick`` in this process without figures (a few seconds), and checks that a study cell
 is the same simulation as the CLI scenario with the same parameters (same trace digest), so the
@@ -8,10 +8,13 @@ study's numbers can be replayed with ``python -m swimlib.sim``.
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
+import pytest
+
+from studies.failure_detection import Cell, main, run_cell
 from swimlib.sim.scenarios import ScenarioParams, run_scenario
-from swimlib.sim.study import Cell, main, run_cell
 
 
 def test_quick_study_writes_document_and_json(tmp_path: Path) -> None:
@@ -58,3 +61,13 @@ def test_cells_replay_the_cli_scenarios() -> None:
         pause_spread=3.0,
     )
     assert run_cell(cell)["digest"] == run_scenario(p)["digest"]
+
+
+def test_missing_matplotlib_is_one_message_not_an_install(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import now raises ImportError
+    assert main(["--quick", "--out", str(tmp_path), "--jobs", "0"]) == 2
+    err = capsys.readouterr().err
+    assert "python3 -m pip install matplotlib" in err and "--no-plots" in err
+    assert not (tmp_path / "failure-detection.md").exists()  # failed before running anything
