@@ -2,7 +2,7 @@
 
 import logging
 
-from swimlib.cluster import Cluster, KeyringManager
+from swimlib.cluster import Cluster
 from swimlib.config import Config
 from swimlib.errors import (
     AddressInUseError,
@@ -28,6 +28,7 @@ from swimlib.events import (
     SuspectEvent,
     UpdateEvent,
 )
+from swimlib.keyring_manager import KeyringManager
 from swimlib.node import Node, NodeState
 
 __version__ = "0.1.0"

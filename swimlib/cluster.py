@@ -12,20 +12,20 @@ from __future__ import annotations
 import logging
 import os
 import queue
-import threading
-import time
 import weakref
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from types import TracebackType
 
-from swimlib.config import Config, parse_key
+from swimlib.config import Config
 from swimlib.errors import (
     ConfigError,
     NotRunningError,
     UsedAfterForkError,
 )
 from swimlib.events import Event
+from swimlib.keyring_manager import KeyringManager
 from swimlib.node import Node, NodeState
+from swimlib.runtime.callbacks import Callbacks, MessageCallback
 from swimlib.runtime.engine import Engine
 from swimlib.runtime.joiner import Joiner, join_seeds
 from swimlib.runtime.seeds import parse_seed
@@ -35,10 +35,6 @@ from swimlib.wire.messages import META_MAX_SIZE
 
 log = logging.getLogger("swimlib")
 
-MessageCallback = Callable[[Node | None, str | None, bytes], object]
-#: A callback slower than this is counted (``callbacks.slow``) and logged, rate-limited.
-SLOW_CALLBACK_SECONDS = 1.0
-_CALLBACK_LOG_INTERVAL = 10.0
 
 # Clusters started in this process: a child of os.fork() inherits them without their threads.
 _STARTED: weakref.WeakSet[Cluster] = weakref.WeakSet()
@@ -53,41 +49,6 @@ def _forget_started_in_child() -> None:
 os.register_at_fork(after_in_child=_forget_started_in_child)
 
 
-class KeyringManager:
-    """Runtime key rotation (``cluster.keyring``): install, use, remove, keys."""
-
-    def __init__(self, ring: Keyring, encrypted: bool) -> None:
-        self._ring = ring
-        self._encrypted = encrypted
-        self._lock = threading.Lock()
-
-    def _check(self, key: bytes | str) -> bytes:
-        """memberlist refuses keyring operations when encryption is not configured: keys
-        installed at runtime on a plaintext node would switch encryption on one-sidedly."""
-        if not self._encrypted:
-            raise ConfigError("keyring: encryption is not configured on this node")
-        return parse_key(key, "key")
-
-    def install(self, key: bytes | str) -> None:
-        k = self._check(key)
-        with self._lock:
-            self._ring.install(k)
-
-    def use(self, key: bytes | str) -> None:
-        k = self._check(key)
-        with self._lock:
-            self._ring.use(k)
-
-    def remove(self, key: bytes | str) -> None:
-        k = self._check(key)
-        with self._lock:
-            self._ring.remove(k)
-
-    def keys(self) -> list[bytes]:
-        with self._lock:
-            return list(self._ring.keys())
-
-
 class Cluster:
     """One member of a memberlist-compatible cluster."""
 
@@ -98,16 +59,13 @@ class Cluster:
         self.config = config
         self._events = EventSink(config.events_maxsize)
         self.events: queue.Queue[Event] = self._events.queue
-        self._callbacks: list[MessageCallback] = []
+        self._callbacks = Callbacks(config.node_name)
         self._ring = Keyring(config.keys() if config.encrypted else [])
         self.keyring = KeyringManager(self._ring, config.encrypted)
         self._engine: Engine | None = None
         self._joiner: Joiner | None = None
         self._shut = False
         self._forked = False
-        self._callback_errors = 0
-        self._callbacks_slow = 0
-        self._callback_logged = -1e9
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -118,7 +76,7 @@ class Cluster:
             raise NotRunningError("this cluster was shut down; create a new one")
         if self._engine is not None:
             raise NotRunningError("already started")
-        self._engine = Engine(self.config, self._ring, self._events.put, self._deliver)
+        self._engine = Engine(self.config, self._ring, self._events.put, self._callbacks.run)
         self._engine.start()
         self._joiner = Joiner(self._engine, self.config, self._events.put)
         self._joiner.start()
@@ -222,8 +180,8 @@ class Cluster:
         self._not_forked()
         out = self._engine.stats() if self._engine is not None else {}
         out["events.lost"] = self._events.lost_total
-        out["callbacks.errors"] = self._callback_errors
-        out["callbacks.slow"] = self._callbacks_slow
+        out["callbacks.errors"] = self._callbacks.errors
+        out["callbacks.slow"] = self._callbacks.slow
         out["queue.events"] = self.events.qsize()
         return out
 
@@ -247,7 +205,7 @@ class Cluster:
         """Register ``callback(sender, topic, payload)``; it runs on the delivery thread."""
         if not callable(callback):
             raise TypeError("callback must be callable")
-        self._callbacks.append(callback)
+        self._callbacks.add(callback)
 
     def broadcast(self, payload: bytes, topic: str | None = None) -> None:
         """Gossip a message to every member.
@@ -269,31 +227,6 @@ class Cluster:
         """A direct message: best-effort UDP, or TCP with ``reliable=True`` (blocking)."""
         engine = self._running()
         engine.send(_target_name(target), _payload(payload), _topic(topic), reliable)
-
-    def _deliver(self, sender: Node | None, topic: str | None, payload: bytes) -> None:
-        """Run every callback on the delivery thread; errors and slowness are counted."""
-        for cb in list(self._callbacks):
-            started = time.monotonic()
-            try:
-                cb(sender, topic, payload)
-            except Exception as err:
-                self._callback_errors += 1
-                self._callback_trouble("on_message callback %r raised %r", cb, err)
-            took = time.monotonic() - started
-            if took > SLOW_CALLBACK_SECONDS:
-                self._callbacks_slow += 1
-                self._callback_trouble("on_message callback %r took %.1f s", cb, took)
-
-    def _callback_trouble(self, msg: str, *args: object) -> None:
-        """One log line per interval: a failing callback must not log once per message."""
-        now = time.monotonic()
-        if now - self._callback_logged >= _CALLBACK_LOG_INTERVAL:
-            self._callback_logged = now
-            log.warning(
-                "%s: " + msg + " (counted in stats(); logged at most every 10 s)",
-                self.config.node_name,
-                *args,
-            )
 
 
 def _payload(payload: object) -> bytes:
