@@ -44,12 +44,13 @@ from swimlib.core.protocol import SwimCore
 from swimlib.events import Event
 from swimlib.node import Node
 from swimlib.runtime import streams
+from swimlib.runtime.stream_server import StreamServer
 from swimlib.runtime.transport import UDP_RECV_BUFFER, Transport
 from swimlib.wire import codec
 from swimlib.wire.errors import DecodeError
 from swimlib.wire.keyring import Keyring
 from swimlib.wire.limits import MAX_INBOUND_STREAMS
-from swimlib.wire.messages import ErrResp, PushPull
+from swimlib.wire.messages import Message, PushPull
 from swimlib.wire.packet import PacketFramer, unpack_messages
 
 log = logging.getLogger("swimlib")
@@ -138,7 +139,12 @@ class Engine:
             port,
             packet_overhead=self.framer.overhead,
         )
-        self._pool = ThreadPoolExecutor(config.tcp_workers, thread_name_prefix="swimlib-tcp")
+        # Our own exchanges (push/pull, TCP pings, reliable sends) and peers' streams run on
+        # separate pools, so a flood of inbound streams cannot stop our own push/pulls.
+        self._pool = ThreadPoolExecutor(config.tcp_workers, thread_name_prefix="swimlib-tcp-out")
+        self._inbound_pool = ThreadPoolExecutor(
+            config.tcp_workers, thread_name_prefix="swimlib-tcp-in"
+        )
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -182,6 +188,7 @@ class Engine:
             if t is not threading.current_thread():
                 t.join(max(0.0, deadline - time.monotonic()))
         self._pool.shutdown(wait=True, cancel_futures=True)
+        self._inbound_pool.shutdown(wait=True, cancel_futures=True)
         self._transport.release()
         for ev, _ in list(self._pings.values()):
             ev.set()
@@ -481,29 +488,32 @@ class Engine:
         self.execute(effects)
 
     def _tcp_loop(self) -> None:
-        tr = self._transport
-        while not self._stopping.is_set():
-            if not tr.wait_readable(tr.tcp):
-                break
-            try:
-                conn, addr = tr.tcp.accept()
-            except OSError as err:
-                if self._stopping.is_set():
-                    break
-                self._log("tcp_accept", logging.DEBUG, "accept failed: %s", err)
-                continue
-            if not self._inbound.acquire(blocking=False):
-                self.count("drop.too_many_streams")
-                conn.close()
-                continue
-            self.count("tcp.accepted")
-            self._submit_inbound(conn, (addr[0], addr[1]))
+        StreamServer(
+            self._transport.tcp,
+            self._transport.wake_reader,
+            self.stream_settings,
+            self.config.tcp_timeout,
+            self.config.skip_inbound_label_check,
+            self._dispatch_stream,
+            self._stream_report,
+        ).run()
 
-    def _submit_inbound(self, conn: socket.socket, addr: Addr) -> None:
+    def _stream_report(self, key: str, detail: str, peer: object) -> None:
+        if key.startswith("drop."):
+            self._drop(key[5:], detail, peer)
+        else:
+            self.count(key)
+
+    def _dispatch_stream(self, conn: socket.socket, addr: Addr, msg: Message) -> bool:
+        """A complete inbound message: answer it on the inbound pool, apart from our own
+        outbound exchanges, at most MAX_INBOUND_STREAMS queued or running."""
+        if self._stopping.is_set() or not self._inbound.acquire(blocking=False):
+            return False
+
         def run() -> None:
             try:
                 with self.stream_settings.sockets.track(conn):
-                    self._serve_tracked(conn, addr)
+                    self._serve_message(conn, addr, msg)
             except OSError:
                 self.count("tcp.errors")  # the peer went away, or we are shutting down
             except Exception:
@@ -514,28 +524,13 @@ class Engine:
                 conn.close()
 
         try:
-            self._pool.submit(run)
-        except RuntimeError:
+            self._inbound_pool.submit(run)
+        except RuntimeError:  # shut down meanwhile
             self._inbound.release()
-            conn.close()
+            return False
+        return True
 
-    def _serve_tracked(self, conn: socket.socket, addr: Addr) -> None:
-        """Read one message within tcp_timeout (one deadline), answer, carry out effects."""
-        deadline = time.monotonic() + self.config.tcp_timeout
-        decoder = self.stream_settings.decoder(True, self.config.skip_inbound_label_check)
-        try:
-            msg = streams.receive(conn, decoder, deadline)
-        except DecodeError as err:
-            self._drop(err.reason, err.detail, addr)
-            if err.reason not in ("label_mismatch", "bad_label"):
-                self._reply(conn, codec.encode(ErrResp(str(err))))
-            return  # label trouble: close without a word, as memberlist does
-        except TimeoutError:
-            self.count("drop.stream_deadline")  # a slow or silent dialer
-            return
-        except OSError:
-            self.count("tcp.errors")
-            return
+    def _serve_message(self, conn: socket.socket, addr: Addr, msg: Message) -> None:
         core = self._core
         effects = self._command(lambda now: core.handle_stream(msg, addr, now))
         replies, rest = _claim(effects, StreamReply)

@@ -29,6 +29,11 @@ class Transport:
         self._wake_r, self._wake_w = socket.socketpair()
         self.closed = False
 
+    @property
+    def wake_reader(self) -> socket.socket:
+        """Readable once :meth:`close` was called: for listeners that select themselves."""
+        return self._wake_r
+
     def send_to(self, data: bytes, addr: tuple[str, int]) -> None:
         self.udp.sendto(data, addr)
 

@@ -58,13 +58,6 @@ def broadcast_both_ways(g: GoPeer, p: swimlib.Cluster, tag: str) -> None:
 
 
 @pytest.mark.parametrize("size", [16, 24, 32])
-
-def _message_from(text: str) -> Callable[[dict[str, Any]], bool]:
-    def match(e: dict[str, Any]) -> bool:
-        return bool(e["event"] == "message" and e.get("payload_text") == text)
-
-    return match
-
 def test_encrypted_cluster_each_key_size(go_peer: GoStart, py_node: PyStart, size: int) -> None:
     key = K1[:size]
     g1 = go_peer("go-1", *BCAST, "-key", b64(key))
@@ -281,3 +274,10 @@ def test_python_node_with_wrong_key_or_label_cannot_join(
     assert set(g.members()) == {"go-1", "go-2"}
     assert set(other.members()) == {"go-1", "go-2"}
     assert [m.name for m in p.members()] == ["py-bad"]
+
+
+def _message_from(text: str) -> Callable[[dict[str, Any]], bool]:
+    def match(e: dict[str, Any]) -> bool:
+        return bool(e["event"] == "message" and e.get("payload_text") == text)
+
+    return match

@@ -98,3 +98,34 @@ def test_a_trickling_dialer_is_cut_off_at_one_deadline(
                 pass
     assert closed_after is not None and closed_after < 2.5
     wait_until(lambda: a.stats().get("drop.stream_deadline", 0) == 1, 5, "deadline counted")
+
+
+def test_joins_and_own_push_pulls_work_under_a_slow_connection_flood(
+    make_cluster: Callable[..., list[swimlib.Cluster]],
+) -> None:
+    (victim,) = make_cluster(1, tcp_timeout=5.0)
+    flood = []
+    try:
+        for _ in range(300):  # each sends one byte of a push/pull, then nothing
+            s = socket.create_connection(("127.0.0.1", victim.port), timeout=5)
+            s.sendall(b"\x06")
+            flood.append(s)
+        time.sleep(0.3)
+        newcomer = swimlib.Cluster(fast_config("newcomer", tcp_timeout=5.0)).start()
+        try:
+            started = time.monotonic()
+            assert newcomer.join([f"127.0.0.1:{victim.port}"]) == 1  # served at once
+            assert time.monotonic() - started < 2.0
+            other = swimlib.Cluster(fast_config("other", tcp_timeout=5.0)).start()
+            try:
+                # the victim's own outbound join, while its inbound side is flooded
+                assert victim.join([f"127.0.0.1:{other.port}"]) == 1
+                wait_until(lambda: len(victim.alive_members()) == 3, 10, "all three")
+            finally:
+                other.shutdown()
+        finally:
+            newcomer.shutdown()
+        assert victim._engine is not None and all(victim._engine.threads_alive().values())
+    finally:
+        for s in flood:
+            s.close()
