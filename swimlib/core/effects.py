@@ -11,6 +11,7 @@ the request id the caller passed in.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NoReturn
 
 from swimlib.events import MemberEvent
 from swimlib.node import Node
@@ -132,3 +133,11 @@ Effect = (
     | PingResult
     | Notice
 )
+
+
+def assert_never(effect: NoReturn) -> NoReturn:
+    """The end of an effect ``match``: mypy fails if a kind of :data:`Effect` is unhandled.
+
+    (``typing.assert_never`` is Python 3.11+; swimlib supports 3.10.)
+    """
+    raise AssertionError(f"unhandled effect {effect!r}")

@@ -22,7 +22,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar, assert_never
+from typing import Any, TypeVar
 
 from swimlib.config import Config
 from swimlib.core.effects import (
@@ -39,6 +39,7 @@ from swimlib.core.effects import (
     SendReliable,
     StreamReply,
     TcpPing,
+    assert_never,
 )
 from swimlib.core.protocol import SwimCore
 from swimlib.events import Event

@@ -23,7 +23,7 @@ import math
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, assert_never
+from typing import Any
 
 from swimlib.config import Config
 from swimlib.core.effects import (
@@ -39,6 +39,7 @@ from swimlib.core.effects import (
     SendReliable,
     StreamReply,
     TcpPing,
+    assert_never,
 )
 from swimlib.core.protocol import SwimCore
 from swimlib.sim.bootstrap import install_full_membership, merge_full_membership
