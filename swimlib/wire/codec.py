@@ -499,15 +499,6 @@ def read_push_pull_body(unpacker: Any, max_nodes: int = 1 << 20) -> PushPull:
     return PushPull(join=join, nodes=nodes, user_state=bytes(user_state))
 
 
-def read_reliable_user_body(unpacker: Any, max_len: int = 20 * 1024 * 1024) -> User:
-    """Read ``{UserMsgLen}`` + payload (the TCP user message) from a msgpack ``Unpacker``."""
-    n = reliable_user_header(unpacker.unpack(), max_len)
-    payload = unpacker.read_bytes(n) if n else b""
-    if len(payload) != n:
-        raise DecodeError("bad_user", "payload truncated")
-    return User(bytes(payload))
-
-
 def _get_go_int(d: dict[bytes, Any], key: bytes, limit: int) -> int:
     v = d.get(key, 0)
     if v is None:

@@ -149,17 +149,9 @@ class StreamDecoder:
 
     def _step_body(self) -> Message | None:
         assert self._body is not None
-        try:
-            next(self._body)
-        except StopIteration as done:
-            self._done = True
-            msg: Message = done.value
-            return msg
-        except DecodeError:
-            raise
-        except Exception as exc:  # the C unpacker raises several unrelated types
-            raise DecodeError("bad_msgpack", type(exc).__name__) from None
-        return None
+        msg = _step(self._body)
+        self._done = msg is not None
+        return msg
 
     def _take_sealed(self) -> Message | None:
         buf = self._buf
@@ -175,6 +167,20 @@ class StreamDecoder:
         )
         self._done = True
         return decode_stream_buffer(plain)
+
+
+def _step(body: Generator[None, None, Message]) -> Message | None:
+    """Advance a body reader: its message once complete, None while it needs more bytes."""
+    try:
+        next(body)
+    except StopIteration as done:
+        msg: Message = done.value
+        return msg
+    except DecodeError:
+        raise
+    except Exception as exc:  # the C unpacker raises several unrelated types
+        raise DecodeError("bad_msgpack", type(exc).__name__) from None
+    return None
 
 
 def _unpack_one(u: Any) -> Generator[None, None, Any]:
@@ -285,41 +291,7 @@ def decode_stream_buffer(data: bytes) -> Message:
         raise DecodeError("empty")
     unpacker = msgpack.Unpacker(raw=True, strict_map_key=False, max_buffer_size=len(data) + 1)
     unpacker.feed(data[1:])
-    return _read_typed(data[0], unpacker, allow_compress=True)
-
-
-def _read_typed(t: int, unpacker: Any, allow_compress: bool) -> Message:
-    try:
-        if t == MessageType.COMPRESS and allow_compress:
-            d = _map(unpacker)
-            algo = codec.get_uint(d, b"Algo", 0xFF)
-            if algo != 0:
-                raise DecodeError("unknown_compression", str(algo))
-            inner = lzw_decompress(codec.get_bytes(d, b"Buf"), MAX_DECOMPRESSED)
-            if not inner:
-                raise DecodeError("empty", "decompressed stream is empty")
-            u2 = msgpack.Unpacker(raw=True, strict_map_key=False, max_buffer_size=len(inner) + 1)
-            u2.feed(inner[1:])
-            return _read_typed(inner[0], u2, allow_compress=False)
-        if t == MessageType.PUSH_PULL:
-            return codec.read_push_pull_body(unpacker)
-        if t == MessageType.USER:
-            return codec.read_reliable_user_body(unpacker)
-        if t in (MessageType.PING, MessageType.ACK, MessageType.ERR):
-            return codec.message_from_map(t, _map(unpacker))
-    except DecodeError:
-        raise
-    except (msgpack.OutOfData, StopIteration):
-        raise DecodeError("stream_truncated") from None
-    except OSError:
-        raise  # socket timeouts and resets belong to the caller
-    except Exception as exc:  # the C unpacker raises several unrelated types
-        raise DecodeError("bad_msgpack", type(exc).__name__) from None
-    raise DecodeError("unexpected_stream_type", str(t))
-
-
-def _map(unpacker: Any) -> dict[bytes, Any]:
-    obj = unpacker.unpack()
-    if not isinstance(obj, dict):
-        raise DecodeError("bad_msgpack", "body is not a map")
-    return obj
+    msg = _step(_plain_body(data[0], unpacker))
+    if msg is None:
+        raise DecodeError("stream_truncated")
+    return msg

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from swimlib.wire import codec
 from swimlib.wire.errors import DecodeError
-from swimlib.wire.messages import Ack, ErrResp, Message, Ping, PushNodeState, PushPull
+from swimlib.wire.messages import Ack, ErrResp, Message, Ping, PushNodeState, PushPull, User
 from swimlib.wire.stream import StreamDecoder, encode_stream, label_header
 
 KEY = b"k" * 32
@@ -23,12 +23,20 @@ def _push_pull(n: int, user: bytes = b"") -> PushPull:
     return PushPull(join=True, nodes=nodes, user_state=user)
 
 
-MESSAGES: list[tuple[str, bytes]] = [
-    ("ping", codec.encode(Ping(7, "a"))),
-    ("ack", codec.encode(Ack(7))),
-    ("err", codec.encode(ErrResp("nope"))),
-    ("push_pull", codec.encode(_push_pull(40, b"user-state"))),
-    ("user", codec.encode_reliable_user(b"payload" * 50)),
+# (kind, the message, its encoded body): the expected value is the message itself.
+MESSAGES: list[tuple[str, Message, bytes]] = [
+    (
+        kind,
+        msg,
+        codec.encode_reliable_user(msg.payload) if isinstance(msg, User) else codec.encode(msg),
+    )
+    for kind, msg in (
+        ("ping", Ping(7, "a")),
+        ("ack", Ack(7)),
+        ("err", ErrResp("nope")),
+        ("push_pull", _push_pull(40, b"user-state")),
+        ("user", User(b"payload" * 50)),
+    )
 ]
 FRAMINGS: dict[str, tuple[bool, bytes | None]] = {  # (compress, key)
     "plain": (False, None),
@@ -55,22 +63,18 @@ def _decode(data: bytes, step: int, label: bytes, key: bytes | None) -> Message:
 
 @pytest.mark.parametrize("framing", sorted(FRAMINGS))
 @pytest.mark.parametrize("label", [b"", b"cluster-a"])
-@pytest.mark.parametrize(("kind", "body"), MESSAGES, ids=[k for k, _ in MESSAGES])
-def test_byte_at_a_time_equals_one_shot(kind: str, body: bytes, label: bytes, framing: str) -> None:
+@pytest.mark.parametrize(("kind", "expected", "body"), MESSAGES, ids=[k for k, _, _ in MESSAGES])
+def test_byte_at_a_time_equals_one_shot(
+    kind: str, expected: Message, body: bytes, label: bytes, framing: str
+) -> None:
     compress, key = FRAMINGS[framing]
     framed = encode_stream(body, compress=compress, key=key, nonce=NONCE, label=label)
     data = label_header(label) + framed
     whole = _decode(data, len(data), label, key)
-    assert _decode(data, 1, label, key) == whole == codec_stream_message(body)
+    assert _decode(data, 1, label, key) == whole == expected
     dec = _decoder(label, key, listener=True)
     dec.feed(data)
     assert dec.next_message() == whole and dec.label == (label or None)
-
-
-def codec_stream_message(body: bytes) -> Message:
-    from swimlib.wire.stream import decode_stream_buffer
-
-    return decode_stream_buffer(body)
 
 
 def test_truncated_input_asks_for_more() -> None:
