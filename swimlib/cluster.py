@@ -78,7 +78,7 @@ class Cluster:
             raise NotRunningError("already started")
         self._engine = Engine(self.config, self._ring, self._events.put, self._callbacks.run)
         self._engine.start()
-        self._joiner = Joiner(self._engine, self.config, self._events.put)
+        self._joiner = Joiner(self._engine, self.config)
         self._joiner.start()
         _STARTED.add(self)
         return self

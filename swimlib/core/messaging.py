@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import random
 from collections import OrderedDict
+from collections.abc import Callable
 
 from swimlib.config import Config
 from swimlib.core.effects import Addr, DeliverMessage, SendReliable
@@ -58,14 +59,19 @@ class Messaging:
     """Frames, sends, delivers and relays user messages for one node."""
 
     def __init__(
-        self, config: Config, table: MemberTable, outbox: Outbox, rng: random.Random
+        self,
+        config: Config,
+        table: MemberTable,
+        outbox: Outbox,
+        rng: random.Random,
+        drop: Callable[[str], None],
     ) -> None:
         self.config = config
         self.table = table
         self.outbox = outbox
         self.rng = rng
         self.seen = SeenBroadcasts(SEEN_CAPACITY)
-        self.drops: dict[str, int] = {}
+        self._drop = drop
 
     def _frame(self, payload: bytes, topic: str | None, msg_id: int, broadcast: bool) -> bytes:
         if topic is None:
@@ -126,7 +132,7 @@ class Messaging:
         packets cannot carry; queued, it would never be sent and never leave the queue.
         """
         if len(payload) + _RELAY_OVERHEAD > self.outbox.packet_budget:
-            self.drops["relay_too_large"] = self.drops.get("relay_too_large", 0) + 1
+            self._drop("relay_too_large")
             return
         self.outbox.user_broadcast(payload)
 

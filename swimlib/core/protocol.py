@@ -82,7 +82,7 @@ class SwimCore:
         self._prober = Prober(
             config, self.me, self._table, self._outbox, self._timers, self.awareness, self._rules
         )
-        self._messaging = Messaging(config, self._table, self._outbox, rng)
+        self._messaging = Messaging(config, self._table, self._outbox, rng, self._rules.drop)
         self._next_gossip = 0.0
         self._started = False
         self._peak_alive = 1
@@ -134,7 +134,7 @@ class SwimCore:
     @property
     def drops(self) -> dict[str, int]:
         """Peer input dropped by the core, by reason."""
-        return {**self._rules.drops, **self._messaging.drops}
+        return self._rules.drops
 
     @property
     def broadcasts(self) -> TransmitLimitedQueue:

@@ -111,6 +111,7 @@ class Engine:
         self._left = threading.Event()
         self._threads: list[threading.Thread] = []
         self._deliveries: queue.Queue[Any] = queue.Queue(config.handoff_queue_depth)
+        self._deliveries_abandoned = False
         self._counters: dict[str, int] = {}
         self._counter_lock = threading.Lock()
         self._log = _RateLimitedLog()
@@ -183,7 +184,10 @@ class Engine:
             self._gossip_cond.notify_all()
         self._transport.close()
         self.stream_settings.sockets.close_all()  # unblock TCP exchanges in flight
-        self._put_delivery(_STOP, block=True)
+        try:
+            self._deliveries.put(_STOP, timeout=1.0)
+        except queue.Full:  # a callback is stuck and the queue full: end after the current one
+            self._deliveries_abandoned = True
         deadline = time.monotonic() + timeout
         for t in self._threads:
             if t is not threading.current_thread():
@@ -225,6 +229,11 @@ class Engine:
     def health_score(self) -> int:
         with self._lock:
             return self._core.health_score()
+
+    def publish(self, event: Event) -> None:
+        """Put an event from outside the core on the user's queue, in order with the core's."""
+        with self._lock:
+            self._on_event(event)
 
     def isolated(self) -> bool:
         with self._lock:
@@ -353,7 +362,7 @@ class Engine:
             case PublishEvent():
                 pass  # already published under the lock, in order (see _locked)
             case DeliverMessage():
-                self._put_delivery((eff.sender, eff.topic, eff.payload), block=False)
+                self._deliver(eff)
             case PushPullRequest():
                 self._submit(self._periodic_push_pull, eff)
             case TcpPing():
@@ -370,7 +379,7 @@ class Engine:
                     eff.reason,
                 )
             case StreamReply():
-                pass  # written by the thread serving the stream (see _serve_tracked)
+                pass  # written by the thread serving the stream (see _serve_message)
             case LeaveFinished():
                 self._left.set()
             case PingResult():
@@ -383,9 +392,9 @@ class Engine:
             case _:
                 assert_never(eff)
 
-    def _put_delivery(self, item: object, block: bool) -> None:
+    def _deliver(self, eff: DeliverMessage) -> None:
         try:
-            self._deliveries.put(item, block=block, timeout=1.0 if block else None)
+            self._deliveries.put_nowait((eff.sender, eff.topic, eff.payload))
         except queue.Full:
             self.count("drop.delivery_queue_full")
 
@@ -494,16 +503,10 @@ class Engine:
             self._transport.wake_reader,
             self.stream_settings,
             self.config.tcp_timeout,
-            self.config.skip_inbound_label_check,
             self._dispatch_stream,
-            self._stream_report,
+            self.count,
+            self._drop,
         ).run()
-
-    def _stream_report(self, key: str, detail: str, peer: object) -> None:
-        if key.startswith("drop."):
-            self._drop(key[5:], detail, peer)
-        else:
-            self.count(key)
 
     def _dispatch_stream(self, conn: socket.socket, addr: Addr, msg: Message) -> bool:
         """A complete inbound message: answer it on the inbound pool, apart from our own
@@ -585,7 +588,7 @@ class Engine:
     def _delivery_loop(self) -> None:
         while True:
             item = self._deliveries.get()
-            if item is _STOP:
+            if item is _STOP or self._deliveries_abandoned:
                 return
             sender, topic, payload = item
             try:

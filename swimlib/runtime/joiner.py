@@ -14,11 +14,11 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from swimlib.config import Config
 from swimlib.errors import NoSeedsReachableError
-from swimlib.events import Event, JoinCompleted, JoinFailed
+from swimlib.events import JoinCompleted, JoinFailed
 from swimlib.runtime import seeds as seeds_mod
 from swimlib.runtime.engine import Engine, PeerRejected
 from swimlib.runtime.seeds import Seed
@@ -71,10 +71,9 @@ def _join_one(engine: Engine, seed: Seed, deadline: float | None) -> str | None:
 class Joiner:
     """The background retry-join and rejoin loop of one node."""
 
-    def __init__(self, engine: Engine, config: Config, publish: Callable[[Event], None]) -> None:
+    def __init__(self, engine: Engine, config: Config) -> None:
         self._engine = engine
         self._config = config
-        self._publish = publish
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._known: dict[str, Seed] = {}
@@ -119,13 +118,13 @@ class Joiner:
                 n = join_seeds(self._engine, self._retry, cfg.tcp_timeout)
             except NoSeedsReachableError as err:
                 if cfg.retry_max and attempt >= cfg.retry_max:
-                    self._publish(JoinFailed(attempt, dict(err.reasons)))
+                    self._engine.publish(JoinFailed(attempt, dict(err.reasons)))
                     return
                 if self._stop.wait(cfg.retry_interval):
                     return
                 continue
             self.remember(self._retry)
-            self._publish(JoinCompleted(n, attempt))
+            self._engine.publish(JoinCompleted(n, attempt))
             return
 
     def _rejoin_if_lost(self) -> None:

@@ -49,17 +49,17 @@ class StreamServer:
         wake: socket.socket,
         settings: StreamSettings,
         timeout: float,
-        skip_label_check: bool,
         dispatch: Dispatch,
-        report: Callable[[str, str, object], None],
+        count: Callable[[str], None],
+        drop: Callable[[str, str, object], None],
     ) -> None:
         self._listener = listener
         self._wake = wake
         self._settings = settings
         self._timeout = timeout
-        self._skip_label_check = skip_label_check
         self._dispatch = dispatch
-        self._report = report  # (counter key, detail, peer)
+        self._count = count  # counter key
+        self._drop = drop  # (drop reason, detail, peer)
         self._sel = selectors.DefaultSelector()
         self._open: dict[socket.socket, _Pending] = {}
         self._running = True
@@ -93,19 +93,19 @@ class StreamServer:
     def _accept(self) -> None:
         try:
             conn, addr = self._listener.accept()
-        except OSError as err:
-            self._report("tcp.accept_errors", str(err), None)
+        except OSError:
+            self._count("tcp.accept_errors")
             return
         peer = (addr[0], addr[1])
         if len(self._open) >= MAX_OPEN_STREAMS:
-            self._report("drop.too_many_streams", "open-connection cap", peer)
+            self._drop("too_many_streams", "open-connection cap", peer)
             conn.close()
             return
         conn.setblocking(False)
-        decoder = self._settings.decoder(True, self._skip_label_check)
+        decoder = self._settings.decoder(listener=True)
         self._open[conn] = _Pending(conn, peer, decoder, time.monotonic() + self._timeout)
         self._sel.register(conn, selectors.EVENT_READ)
-        self._report("tcp.accepted", "", peer)
+        self._count("tcp.accepted")
 
     def _read(self, sock: socket.socket) -> None:
         p = self._open[sock]
@@ -113,12 +113,12 @@ class StreamServer:
             chunk = sock.recv(65536)
         except BlockingIOError:
             return
-        except OSError as err:
-            self._report("tcp.errors", str(err), p.addr)
+        except OSError:
+            self._count("tcp.errors")
             self._close(sock)
             return
         if not chunk:
-            self._report("drop.stream_truncated", "closed before a whole message", p.addr)
+            self._drop("stream_truncated", "closed before a whole message", p.addr)
             self._close(sock)
             return
         try:
@@ -131,7 +131,7 @@ class StreamServer:
             self._hand_over(p, msg)
 
     def _refuse(self, p: _Pending, err: DecodeError) -> None:
-        self._report(f"drop.{err.reason}", err.detail, p.addr)
+        self._drop(err.reason, err.detail, p.addr)
         if err.reason not in ("label_mismatch", "bad_label"):  # label trouble: no word
             with contextlib.suppress(OSError):
                 p.sock.setblocking(True)
@@ -145,13 +145,13 @@ class StreamServer:
         p.sock.setblocking(True)
         p.sock.settimeout(max(0.001, p.deadline - time.monotonic()))
         if not self._dispatch(p.sock, p.addr, msg):
-            self._report("drop.too_many_streams", "inbound workers busy", p.addr)
+            self._drop("too_many_streams", "inbound workers busy", p.addr)
             p.sock.close()
 
     def _expire(self, now: float) -> None:
         for sock, p in list(self._open.items()):
             if p.deadline <= now:
-                self._report("drop.stream_deadline", "no whole message in time", p.addr)
+                self._drop("stream_deadline", "no whole message in time", p.addr)
                 self._close(sock)
 
     def _close(self, sock: socket.socket) -> None:

@@ -73,6 +73,7 @@ class StreamSettings:
     encrypt_version: int
     verify_incoming: bool
     verify_outgoing: bool
+    skip_inbound_label_check: bool = False
     sockets: SocketRegistry = field(default_factory=SocketRegistry)
 
     @classmethod
@@ -85,6 +86,7 @@ class StreamSettings:
             encrypt_version=framer.encrypt_version,
             verify_incoming=framer.verify_incoming,
             verify_outgoing=framer.verify_outgoing,
+            skip_inbound_label_check=framer.skip_inbound_label_check,
         )
 
     def frame(self, message: bytes) -> bytes:
@@ -99,14 +101,14 @@ class StreamSettings:
             encrypt_version=self.encrypt_version,
         )
 
-    def decoder(self, listener: bool = False, skip_label_check: bool = False) -> StreamDecoder:
+    def decoder(self, listener: bool = False) -> StreamDecoder:
         """A decoder for one inbound message; the listener also reads the label header."""
         check = None
         if listener:
-            label = self.label
+            label, skip = self.label, self.skip_inbound_label_check
 
             def check(received: bytes | None) -> None:
-                verify_label(received, label, skip_label_check)
+                verify_label(received, label, skip)
 
         return StreamDecoder(
             keys=self.keyring.keys(),
